@@ -1,0 +1,67 @@
+"""pharma: national pharmaceutical supply and drug-traceability system."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from pharma.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(settings.flask_config())
+    logging.basicConfig(level=settings.log_level)
+    register_extensions(app)
+    register_blueprints(app)
+    register_pages(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from pharma.extensions import api, csrf, db
+    from pharma.i18n import init_babel
+    from pharma.shared.http import register_http
+    from pharma.tasks import init_celery
+
+    db.init_app(app)
+    csrf.init_app(app)
+    init_babel(app)
+    api.init_app(app)
+    register_http(app, api)
+    init_celery(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from pharma.extensions import api, csrf
+
+    for blp in api_blueprints():
+        csrf.exempt(blp)  # API writes are token-authenticated; cookie writes are checked in guard_api
+        api.register_blueprint(blp)
+
+
+def api_blueprints():
+    from pharma.auditlog.api import blp as audit_api
+    from pharma.parties.api import blp as parties_api
+    from pharma.register.api import blp as register_api
+
+    return [register_api, parties_api, audit_api]
+
+
+def register_pages(app: Flask) -> None:
+    from pharma.auditlog.views import bp as audit_web
+    from pharma.parties.views import bp as parties_web
+    from pharma.register.views import bp as register_web
+    from pharma.web import bp as home_web
+
+    for bp in (home_web, parties_web, register_web, audit_web):
+        app.register_blueprint(bp)
+
+
+def register_cli(app: Flask) -> None:
+    from pharma.cli import register_commands
+
+    register_commands(app)

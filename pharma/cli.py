@@ -1,0 +1,87 @@
+"""The ``pharma`` command: ``pharma run``, ``pharma db upgrade``, ``pharma fixtures load``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+
+
+def _app() -> Flask:
+    from pharma import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_app, add_version_option=False)
+def cli() -> None:
+    """pharma: national pharmaceutical supply and traceability."""
+
+
+def main() -> None:
+    cli()
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(fixtures_group)
+
+
+def _url() -> str:
+    return current_app.config["PHARMA"].database_url
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from pharma import migrate
+
+    _ensure_sqlite_dir(_url())
+    migrate.upgrade(_url(), revision)
+    click.echo(f"database at {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    from pharma import migrate
+
+    migrate.downgrade(_url(), revision)
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models' difference to the database."""
+    from pharma import migrate
+
+    migrate.revision(_url(), message)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+@click.group("fixtures")
+def fixtures_group() -> None:
+    """Demo and reference data."""
+
+
+@fixtures_group.command("load")
+@click.option("--if-empty", is_flag=True, help="Load only into a database with no organisations.")
+def fixtures_load(if_empty: bool) -> None:
+    """Load the register, organisations, demo users and ICD-10 codes."""
+    from pharma import fixtures
+
+    report = fixtures.load_all(if_empty=if_empty)
+    click.echo(report.summary())

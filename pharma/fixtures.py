@@ -1,0 +1,44 @@
+"""``pharma fixtures load``: the reference register and the demo, loaded in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@dataclass
+class LoadReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: bool = False
+
+    def summary(self) -> str:
+        if self.skipped:
+            return "fixtures already loaded; nothing changed"
+        return "loaded " + ", ".join(f"{v} {k}" for k, v in self.counts.items())
+
+
+def load_all(if_empty: bool = False, session=None, directory: Path = FIXTURES) -> LoadReport:
+    """Load organisations, the product register, ICD-10 codes and demo users; all or nothing."""
+    from pharma.extensions import db
+    from pharma.parties import fixtures as parties
+    from pharma.parties.models import Organisation
+    from pharma.register import fixtures as register
+
+    session = session or db.session
+    if if_empty and session.scalar(select(func.count()).select_from(Organisation)):
+        return LoadReport(skipped=True)
+    report = LoadReport()
+    try:
+        report.counts.update(parties.load_organisations(session, directory / "parties" / "organisations.json"))
+        report.counts.update(register.load_register(session, directory / "register" / "products.json"))
+        report.counts.update(register.load_icd10(session, directory / "icd10.csv"))
+        report.counts.update(parties.load_demo_users(session))
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return report

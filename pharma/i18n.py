@@ -1,0 +1,21 @@
+"""Translations: English, Azerbaijani and Russian. The user's choice wins, then the browser's."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+
+from pharma.extensions import babel
+
+LOCALES = {"en": "English", "az": "Azərbaycanca", "ru": "Русский"}
+
+
+def select_locale() -> str:
+    chosen = session.get("locale")
+    if chosen in LOCALES:
+        return chosen
+    return request.accept_languages.best_match(list(LOCALES)) or "en"
+
+
+def init_babel(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["LOCALES"] = LOCALES

@@ -1,0 +1,8 @@
+"""Every context's tables, imported so that ``Base.metadata`` is complete."""
+
+from pharma.auditlog import models as _auditlog  # noqa: F401
+from pharma.parties import models as _parties  # noqa: F401
+from pharma.register import models as _register  # noqa: F401
+from pharma.shared.orm import Base
+
+metadata = Base.metadata

@@ -1,0 +1,173 @@
+"""Pages: sign-in, organisations, users, API tokens, cash registers."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from pharma.extensions import db
+from pharma.parties import services as svc
+from pharma.parties.auth import start_session
+from pharma.parties.domain import OrgType, Role
+from pharma.shared.errors import PharmaError, TooManyRequests, Unauthenticated
+from pharma.shared.http import flash_error, login_required, uow
+
+bp = Blueprint("parties_web", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.home")
+    return target
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    if request.method == "GET":
+        return render_template("parties/sign_in.html", next=request.args.get("next", ""))
+    settings = current_app.config["PHARMA"]
+    try:
+        user = svc.sign_in(
+            db.session,
+            svc.SignIn(request.form.get("username", ""), request.form.get("password", ""),
+                       request.remote_addr or "unknown"),
+            settings.signin_max_failures,
+            settings.signin_window_minutes,
+        )
+    except (Unauthenticated, TooManyRequests) as exc:
+        flash(exc.detail, "error")
+        status = exc.status
+        return render_template("parties/sign_in.html", next=request.form.get("next", ""),
+                               username=request.form.get("username", "")), status
+    start_session(user)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/sign-out")
+def sign_out():
+    session.clear()
+    flash(_("You have signed out."), "success")
+    return redirect(url_for("parties_web.sign_in"))
+
+
+@bp.get("/organisations")
+@login_required
+def organisations():
+    query = svc.OrgQuery(q=request.args.get("q", ""), type=request.args.get("type") or None,
+                         region=request.args.get("region") or None,
+                         page=max(1, request.args.get("page", 1, type=int)))
+    page = svc.list_organisations(uow(), query)
+    return render_template("parties/organisations.html", page=page, query=query,
+                           types=[t.value for t in OrgType])
+
+
+@bp.get("/organisations/<int:org_id>")
+@login_required
+def organisation(org_id: int):
+    org = svc.get_organisation(uow(), org_id)
+    work = uow()
+    devices = []
+    from pharma.parties.policy import allowed
+
+    if allowed(work.actor, "parties.device.read", org.id) and org.type == OrgType.PHARMACY.value:
+        devices = svc.list_devices(work, org.id)
+    return render_template("parties/organisation.html", org=org, devices=devices)
+
+
+@bp.post("/organisations/<int:org_id>/devices")
+@login_required
+def register_device(org_id: int):
+    try:
+        issued = svc.register_device(uow(), svc.NewDevice(
+            location_id=request.form.get("location_id", type=int) or 0,
+            registration_number=request.form.get("registration_number", "").strip().upper(),
+            serial_number=request.form.get("serial_number", ""),
+            model=request.form.get("model", ""),
+        ))
+    except PharmaError as exc:
+        flash_error(exc)
+        return redirect(url_for("parties_web.organisation", org_id=org_id))
+    return render_template("parties/token_issued.html", issued=issued,
+                           back=url_for("parties_web.organisation", org_id=org_id))
+
+
+@bp.get("/users")
+@login_required
+def users():
+    page = svc.list_users(uow(), request.args.get("organisation_id", type=int),
+                          max(1, request.args.get("page", 1, type=int)), 50)
+    return render_template("parties/users.html", page=page, roles=[r.value for r in Role])
+
+
+@bp.post("/users")
+@login_required
+def create_user():
+    try:
+        user = svc.create_user(uow(), svc.NewUser(
+            organisation_id=request.form.get("organisation_id", type=int) or 0,
+            username=request.form.get("username", ""),
+            full_name=request.form.get("full_name", ""),
+            password=request.form.get("password", ""),
+            roles=tuple(request.form.getlist("roles")),
+            email=request.form.get("email") or None,
+        ))
+    except PharmaError as exc:
+        flash_error(exc)
+    else:
+        flash(_("User %(name)s created.", name=user.username), "success")
+    return redirect(url_for("parties_web.users"))
+
+
+@bp.get("/tokens")
+@login_required
+def tokens():
+    return render_template("parties/tokens.html", tokens=svc.list_tokens(uow()))
+
+
+@bp.post("/tokens")
+@login_required
+def issue_token():
+    try:
+        issued = svc.issue_token(uow(), request.form.get("name", "").strip() or "token",
+                                 request.form.get("days", 365, type=int))
+    except PharmaError as exc:
+        flash_error(exc)
+        return redirect(url_for("parties_web.tokens"))
+    return render_template("parties/token_issued.html", issued=issued,
+                           back=url_for("parties_web.tokens"))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    try:
+        svc.revoke_token(uow(), token_id)
+        flash(_("Token revoked."), "success")
+    except PharmaError as exc:
+        flash_error(exc)
+    return redirect(url_for("parties_web.tokens"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    if request.method == "POST":
+        try:
+            user = svc.change_password(uow(), request.form.get("current_password", ""),
+                                       request.form.get("new_password", ""))
+        except PharmaError as exc:
+            flash_error(exc)
+        else:
+            start_session(user)
+            flash(_("Password changed; your other sessions have ended."), "success")
+            return redirect(url_for("web.home"))
+    return render_template("parties/password.html")

@@ -1,0 +1,1 @@
+"""Register tables (to be filled in)."""

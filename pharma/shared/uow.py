@@ -1,0 +1,75 @@
+"""The unit of work: one transaction per act, with its audit entries written inside it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+
+from sqlalchemy.orm import Session
+
+from pharma.shared.actor import Actor
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+class UnitOfWork:
+    """``with uow: ...; uow.commit()``: leaving the block without commit rolls back."""
+
+    def __init__(
+        self,
+        session: Session,
+        actor: Actor,
+        request_id: str | None = None,
+        address: str | None = None,
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.request_id = request_id
+        self.address = address
+        self._committed = False
+
+    def __enter__(self) -> UnitOfWork:
+        self._committed = False
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None or not self._committed:
+            self.session.rollback()
+
+    def commit(self) -> None:
+        self.session.commit()
+        self._committed = True
+
+    def audit(self, action: str, object_type: str, object_id, change: dict | None = None,
+              count: int = 1) -> None:
+        """Record who did what to which object, in this transaction."""
+        from pharma.auditlog.models import AuditEntry
+
+        self.session.add(
+            AuditEntry(
+                user_id=self.actor.user_id,
+                device_id=self.actor.device_id,
+                organisation_id=self.actor.org_id,
+                username=self.actor.username,
+                action=action,
+                object_type=object_type,
+                object_id=str(object_id),
+                request_id=self.request_id,
+                change=_jsonable(change or {}),
+                address=self.address,
+                count=count,
+            )
+        )

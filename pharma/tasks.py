@@ -1,0 +1,33 @@
+"""Celery wiring: tasks run inline unless a broker is configured."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from pharma.extensions import celery
+
+
+def init_celery(app: Flask) -> None:
+    settings = app.config["PHARMA"]
+    celery.conf.update(
+        broker_url=settings.broker_url or "memory://",
+        result_backend=settings.result_backend or settings.broker_url or None,
+        task_always_eager=settings.broker_url is None,
+        task_eager_propagates=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        broker_connection_retry_on_startup=True,
+    )
+
+    class AppContextTask(celery.Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery.Task = AppContextTask
+    app.extensions["celery"] = celery
