@@ -43,6 +43,7 @@ POLICY: dict[str, Rule] = {
     "parties.location.manage": Rule(any_org=_r(R.ADMIN, R.REGULATOR)),
     "parties.user.read": Rule(any_org=_r(R.ADMIN), own_org=_r(R.HEAD_PHARMACIST)),
     "parties.user.manage": Rule(any_org=_r(R.ADMIN)),
+    "parties.password.own": Rule(any_org=PEOPLE),
     "parties.token.own": Rule(any_org=STAFF),
     "parties.token.manage": Rule(any_org=_r(R.ADMIN)),
     "parties.device.read": Rule(any_org=_r(R.ADMIN, R.REGULATOR, R.INSPECTOR),

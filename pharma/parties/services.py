@@ -324,6 +324,7 @@ def set_user_active(uow: UnitOfWork, user_id: int, active: bool) -> User:
 
 def change_password(uow: UnitOfWork, current: str, new: str) -> User:
     """A person changes their own password; other sessions end."""
+    authorize(uow.actor, "parties.password.own")
     with uow:
         user = _get(uow.session, User, uow.actor.user_id, "user")
         if not verify_password(user, current):
@@ -376,10 +377,10 @@ def issue_token(uow: UnitOfWork, name: str, days: int | None = 365,
                 user_id: int | None = None) -> IssuedToken:
     """Issue a bearer token for yourself, or (administrators) for another user."""
     target = user_id if user_id is not None else uow.actor.user_id
-    if target is None:
-        raise Conflict("Only people hold personal tokens; devices get theirs when registered.")
     authorize(uow.actor, "parties.token.own" if target == uow.actor.user_id
               else "parties.token.manage")
+    if target is None:
+        raise Conflict("Only people hold personal tokens; devices get theirs when registered.")
     with uow:
         user = _get(uow.session, User, target, "user")
         token, digest = new_token()
