@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, request, session
 
+from flask_babel import get_locale
+
 from pharma.extensions import babel
 
 LOCALES = {"en": "English", "az": "Azərbaycanca", "ru": "Русский"}
@@ -19,3 +21,4 @@ def select_locale() -> str:
 def init_babel(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["LOCALES"] = LOCALES
+    app.jinja_env.globals["get_locale"] = get_locale

@@ -89,9 +89,9 @@ def db_session(app):
     from pharma.extensions import db
     from pharma.models import metadata
 
-    with app.app_context():
-        yield db.session
-        db.session.remove()
+    # no app context stays pushed during the test: each request gets its own, as in production
+    yield db.session
+    db.session.remove()
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
@@ -107,8 +107,8 @@ def client(app, db_session):
 
 
 @pytest.fixture()
-def make(db_session):
+def make(app, db_session):
     """Builders for test data: ``make.org(...)``, ``make.user(...)``, ``make.token(...)``."""
     from tests.factories import Factory
 
-    return Factory(db_session)
+    return Factory(db_session, app)

@@ -42,8 +42,15 @@ class Made:
 
 
 class Factory:
-    def __init__(self, session) -> None:
+    def __init__(self, session, app=None) -> None:
         self.session = session
+        self.app = app
+
+    def password_hash(self, password: str) -> str:
+        if self.app is None:
+            return hash_password(password)
+        with self.app.app_context():
+            return hash_password(password)
 
     def org(self, type: str = "pharmacy", name: str | None = None, locations: int = 1,
             region: str = "Baku") -> Organisation:
@@ -67,7 +74,7 @@ class Factory:
             org = self.org(ORG_FOR_ROLE[Role(roles[0])].value)
         n = next(_seq)
         user = User(organisation_id=org.id, username=username or f"{roles[0]}{n}",
-                    full_name=f"Test {roles[0]} {n}", password_hash=hash_password(password),
+                    full_name=f"Test {roles[0]} {n}", password_hash=self.password_hash(password),
                     role_rows=[UserRole(role=r) for r in roles])
         self.session.add(user)
         self.session.commit()

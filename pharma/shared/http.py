@@ -141,7 +141,6 @@ def handle_unexpected(error: Exception):
 
 
 def assign_request_id() -> None:
-    g.pop("actor", None)  # resolved afresh for every request, even inside an outer app context
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
