@@ -150,7 +150,7 @@ def add_request_id(response):
     return response
 
 
-def guard_api() -> None:
+def guard_api():
     """Every API call needs a caller; a cookie-authenticated write also needs the CSRF header."""
     if not request.path.startswith("/api/v1/"):
         return
@@ -164,6 +164,9 @@ def guard_api() -> None:
             validate_csrf(request.headers.get("X-CSRFToken"))
         except WtfValidationError as exc:
             raise PharmaError(f"The CSRF token is missing or invalid: {exc}") from exc
+    from pharma.shared.idempotency import claim
+
+    return claim()
 
 
 def actor_or_401():
@@ -205,6 +208,9 @@ def register_http(app: Flask, api: PharmaApi) -> None:
     app.before_request(assign_request_id)
     app.before_request(guard_api)
     app.after_request(add_request_id)
+    from pharma.shared.idempotency import register_idempotency
+
+    register_idempotency(app)
     app.register_error_handler(PharmaError, handle_pharma_error)
     app.register_error_handler(HTTPException, api.handle_http_exception)
     if not app.config.get("PROPAGATE_EXCEPTIONS"):
