@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from pharma.extensions import db
 from pharma.parties import services as svc
 from pharma.parties.auth import start_session
-from pharma.parties.domain import OrgType, Role
+from pharma.parties.domain import LicenceKind, OrgType, Role
 from pharma.shared.errors import PharmaError, TooManyRequests, Unauthenticated
 from pharma.shared.http import flash_error, login_required, uow
 
@@ -80,7 +80,8 @@ def organisation(org_id: int):
 
     if allowed(work.actor, "parties.device.read", org.id) and org.type == OrgType.PHARMACY.value:
         devices = svc.list_devices(work, org.id)
-    return render_template("parties/organisation.html", org=org, devices=devices)
+    return render_template("parties/organisation.html", org=org, devices=devices,
+                           licence_kinds=[k.value for k in LicenceKind])
 
 
 @bp.post("/organisations/<int:org_id>/devices")
@@ -171,3 +172,80 @@ def change_password():
             flash(_("Password changed; your other sessions have ended."), "success")
             return redirect(url_for("web.home"))
     return render_template("parties/password.html")
+
+
+def _form_date(name: str):
+    from datetime import date
+
+    from pharma.shared.errors import ValidationFailed
+
+    raw = request.form.get(name, "")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed({name: ["Enter a date as YYYY-MM-DD."]}) from None
+
+
+def _act(action, success: str, back: str):
+    """Run a regulator's act from a form: flash the outcome, go back to the page."""
+    try:
+        action()
+    except PharmaError as exc:
+        flash_error(exc)
+    else:
+        flash(success, "success")
+    return redirect(back)
+
+
+@bp.post("/organisations")
+@login_required
+def create_organisation():
+    def act():
+        org = svc.create_organisation(uow(), svc.NewOrganisation(
+            key=request.form.get("key", "").strip().lower(), type=request.form.get("type", ""),
+            name=request.form.get("name", "").strip(), tax_id=request.form.get("tax_id") or None))
+        created.append(org)
+
+    created: list = []
+    response = _act(act, _("Organisation created."), url_for("parties_web.organisations"))
+    if created:
+        return redirect(url_for("parties_web.organisation", org_id=created[0].id))
+    return response
+
+
+@bp.post("/organisations/<int:org_id>/licences")
+@login_required
+def grant_licence(org_id: int):
+    back = url_for("parties_web.organisation", org_id=org_id)
+    return _act(lambda: svc.grant_licence(uow(), svc.NewLicence(
+        organisation_id=org_id, number=request.form.get("number", "").strip(),
+        kind=request.form.get("kind", ""), valid_from=_form_date("valid_from"),
+        valid_until=_form_date("valid_until"))), _("Licence recorded."), back)
+
+
+@bp.post("/organisations/<int:org_id>/licences/<int:licence_id>/status")
+@login_required
+def set_licence_status(org_id: int, licence_id: int):
+    back = url_for("parties_web.organisation", org_id=org_id)
+    return _act(lambda: svc.set_licence_status(uow(), licence_id, request.form.get("status", ""),
+                                               request.form.get("reason", "").strip()),
+                _("Licence status changed."), back)
+
+
+@bp.post("/organisations/<int:org_id>/locations")
+@login_required
+def add_location(org_id: int):
+    back = url_for("parties_web.organisation", org_id=org_id)
+    return _act(lambda: svc.add_location(uow(), svc.NewLocation(
+        organisation_id=org_id, gln=request.form.get("gln", "").strip(), name=request.form.get("name", ""),
+        region=request.form.get("region", ""), city=request.form.get("city", ""),
+        address=request.form.get("address", ""))), _("Location added."), back)
+
+
+@bp.post("/organisations/<int:org_id>/active")
+@login_required
+def set_organisation_active(org_id: int):
+    back = url_for("parties_web.organisation", org_id=org_id)
+    active = request.form.get("active") == "1"
+    return _act(lambda: svc.set_organisation_active(uow(), org_id, active, request.form.get("reason", "")),
+                _("Organisation updated."), back)
