@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import pharma.shared.orm
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Flask, request, session
-
 from flask_babel import get_locale
 
 from pharma.extensions import babel

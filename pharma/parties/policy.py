@@ -36,6 +36,7 @@ POLICY: dict[str, Rule] = {
     # register: everyone signed in reads; only the regulator writes
     "register.read": Rule(any_org=EVERYONE),
     "register.manage": Rule(any_org=_r(R.REGULATOR)),
+    "register.price.manage": Rule(any_org=_r(R.REGULATOR)),
     # parties
     "parties.org.read": Rule(any_org=STAFF),  # the directory of licensed parties
     "parties.org.manage": Rule(any_org=_r(R.ADMIN, R.REGULATOR)),

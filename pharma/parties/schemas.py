@@ -59,7 +59,8 @@ class OrganisationIn(ma.Schema):
     key = ma.fields.String(required=True, validate=_KEY)
     type = ma.fields.String(required=True, validate=validate.OneOf([t.value for t in OrgType]))
     name = ma.fields.String(required=True, validate=validate.Length(min=2, max=200))
-    tax_id = ma.fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{10}$", error="A tax id (VÖEN) has 10 digits."))
+    tax_id = ma.fields.String(load_default=None,
+                              validate=validate.Regexp(r"^[0-9]{10}$", error="A tax id (VÖEN) has 10 digits."))
     country = ma.fields.String(load_default="AZ", validate=validate.Regexp(r"^[A-Z]{2}$"))
 
 

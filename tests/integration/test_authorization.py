@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from pharma.parties.domain import Role
-from tests.factories import PASSWORD, Factory, gln
+from pharma.register import services as register_svc
+from pharma.shared.actor import Actor
+from pharma.shared.uow import UnitOfWork
+from tests.factories import PASSWORD, Factory, gln, gtin13
 
 ALL = frozenset(r.value for r in Role)
 PEOPLE = ALL - {"cash_register"}
@@ -118,6 +121,62 @@ CASES: list[Case] = [
          lambda w: f"{P}/devices/{w.device_id}/deactivate"),
     Case("GET", "/api/v1/audit/entries", frozenset({"admin", "regulator"}), lambda w: "/api/v1/audit/entries"),
 ]
+
+
+R = "/api/v1/register"
+REGULATOR = frozenset({"regulator"})
+_LATER = (date.today() + timedelta(days=4000)).isoformat()
+
+
+def _product(w: World) -> dict:
+    """A registered product in the world: its id, certificate id and GTIN."""
+    if "product" not in w.extra:
+        cmd = register_svc.NewProduct(
+            trade_name="Augmentin", substances=(register_svc.SubstanceLine("amoxicillin", "875 mg"),),
+            atc_code="J01CR02",
+            dosage_form="FILM_COATED_TABLET", route="ORAL", pack_size=14, pack_unit="tablet",
+            gtins=("4030096123457",), rx=True,
+            certificate=register_svc.NewCertificate("AZ-R-2025-000001", "Holder", "Maker", "GB", date(2025, 1, 1),
+                                           date.today() + timedelta(days=365)))
+        product = register_svc.register_product(UnitOfWork(w.make.session, Actor.system("test")), cmd)
+        w.extra["product"] = {"id": product.id, "cert": product.certificate.id, "gtin": "4030096123457"}
+    return w.extra["product"]
+
+
+REGISTER_CASES: list[Case] = [
+    Case("GET", f"{R}/products", ALL, lambda w: f"{R}/products?q=amox"),
+    Case("POST", f"{R}/products", REGULATOR, lambda w: f"{R}/products",
+         lambda w: {"trade_name": "Enap", "substances": [{"inn": "enalapril", "strength": "10 mg"}],
+                    "atc_code": "C09AA02", "dosage_form": "TABLET", "route": "ORAL", "pack_size": 20,
+                    "pack_unit": "tablet", "gtins": [gtin13(424242)], "rx": True,
+                    "certificate": {"number": "AZ-R-2026-000777", "holder": "KRKA", "manufacturer": "KRKA",
+                                    "country": "SI", "issued": "2026-01-01", "valid_until": _LATER}}, 201),
+    Case("GET", f"{R}/products/<int:product_id>", ALL, lambda w: f"{R}/products/{_product(w)['id']}"),
+    Case("PATCH", f"{R}/products/<int:product_id>", REGULATOR, lambda w: f"{R}/products/{_product(w)['id']}",
+         lambda w: {"reason": "label correction", "pack_size": 28}),
+    Case("POST", f"{R}/products/<int:product_id>/prices", REGULATOR,
+         lambda w: f"{R}/products/{_product(w)['id']}/prices",
+         lambda w: {"max_retail_price": 1250, "effective_from": "2026-01-01"}, 201),
+    Case("GET", f"{R}/gtins/<gtin>", ALL, lambda w: f"{R}/gtins/{_product(w)['gtin']}"),
+    Case("POST", f"{R}/certificates/<int:certificate_id>/suspend", REGULATOR,
+         lambda w: f"{R}/certificates/{_product(w)['cert']}/suspend", lambda w: {"reason": "GMP finding"}),
+    Case("POST", f"{R}/certificates/<int:certificate_id>/reinstate", REGULATOR,
+         lambda w: _suspended(w), lambda w: {"reason": "CAPA accepted"}),
+    Case("POST", f"{R}/certificates/<int:certificate_id>/revoke", REGULATOR,
+         lambda w: f"{R}/certificates/{_product(w)['cert']}/revoke", lambda w: {"reason": "safety signal"}),
+    Case("POST", f"{R}/certificates/<int:certificate_id>/renew", REGULATOR,
+         lambda w: f"{R}/certificates/{_product(w)['cert']}/renew",
+         lambda w: {"reason": "dossier renewed", "valid_until": _LATER}),
+    Case("GET", f"{R}/icd10", ALL, lambda w: f"{R}/icd10?q=I10"),
+]
+
+
+def _suspended(w: World) -> str:
+    cert = _product(w)["cert"]
+    register_svc.suspend_certificate(UnitOfWork(w.make.session, Actor.system("test")), cert, "held for the test")
+    return f"{R}/certificates/{cert}/reinstate"
+
+CASES += REGISTER_CASES
 
 
 def _rule_key(rule) -> set[tuple[str, str]]:

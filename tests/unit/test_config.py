@@ -103,3 +103,24 @@ def test_the_process_environment_is_the_default_source(monkeypatch):
     monkeypatch.setenv("PHARMA_DEFAULT_LOCALE", "ru")
     monkeypatch.setenv("PHARMA_ENV", "development")
     assert Settings.from_env().default_locale == "ru"
+
+
+def test_the_readme_documents_every_variable():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    source = (root / "pharma" / "config.py").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    variables = set(re.findall(r"\bPHARMA_[A-Z_]+\b", source))
+    assert variables, "pharma/config.py names no PHARMA_ variable"
+    assert sorted(v for v in variables if f"`{v}`" not in readme) == []
+
+
+def test_the_readme_names_every_role():
+    from pathlib import Path
+
+    from pharma.parties.domain import Role
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert sorted(r.value for r in Role if f"| `{r.value}` |" not in readme) == []
