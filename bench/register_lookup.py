@@ -129,7 +129,7 @@ def over_http(url: str, gtins: list[str], seconds: float, connections: int) -> N
             try:
                 requests.get(base + gtins[0], headers=headers, timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         samples: list[float] = []
         errors = [0]

@@ -52,7 +52,9 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # no pre-ping: it costs a round trip on every checkout; recycled connections and the
+    # server's own keepalive cover restarts (a request in flight during one fails once)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 db = Database()

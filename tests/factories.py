@@ -6,9 +6,10 @@ import itertools
 from dataclasses import dataclass
 from datetime import date
 
-from pharma.parties.auth import actor_for_user, hash_password, new_token
+from pharma.parties.auth import hash_password, new_token
 from pharma.parties.domain import ROLES_BY_ORG_TYPE, OrgType, Role
 from pharma.parties.models import ApiToken, Device, Licence, Location, Organisation, User, UserRole
+from pharma.shared.actor import Actor
 from pharma.shared.identifiers import gs1_check_digit
 from pharma.shared.uow import UnitOfWork
 
@@ -106,4 +107,7 @@ class Factory:
         return device, token
 
     def uow(self, user: User) -> UnitOfWork:
-        return UnitOfWork(self.session, actor_for_user(user, "token"), request_id="test")
+        org = self.session.get(Organisation, user.organisation_id)
+        actor = Actor(user_id=user.id, org_id=org.id, roles=frozenset(r.role for r in user.role_rows),
+                      username=user.username, org_type=org.type, via="token")
+        return UnitOfWork(self.session, actor, request_id="test")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +15,6 @@ class Actor:
     username: str = ""
     org_type: str | None = None
     via: str = "session"  # session | token | system
-    location_ids: frozenset[int] = field(default_factory=frozenset)
 
     @classmethod
     def system(cls, reason: str = "system") -> Actor:
