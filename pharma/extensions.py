@@ -17,12 +17,14 @@ class Database:
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        self.read_engine: Engine | None = None
         self.session_factory = sessionmaker(expire_on_commit=False)
         self.session: scoped_session[Session] = scoped_session(self.session_factory)
 
     def init_app(self, app) -> None:
         settings = app.config["PHARMA"]
         self.configure(settings.database_url)
+        app.before_request(self._start_request)
         app.teardown_appcontext(lambda exc: self.session.remove())
         app.extensions["pharma_db"] = self
 
@@ -33,8 +35,22 @@ class Database:
             self.session.remove()
             self.engine.dispose()
         self.engine = make_engine(url)
+        # same pool, but each statement commits on its own: no BEGIN and no ROLLBACK round trips
+        self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.session_factory.configure(bind=self.engine)
         return self.engine
+
+    def _start_request(self) -> None:
+        """Safe requests (GET, HEAD) read in autocommit mode; a write request gets a transaction.
+
+        A GET's statements therefore each see the latest committed data rather than one
+        snapshot; a read that needs one snapshot opens its own session on ``engine``.
+        """
+        from flask import request
+
+        if request.method in ("GET", "HEAD"):
+            self.session.remove()
+            self.session(bind=self.read_engine)
 
 
 def make_engine(url: str) -> Engine:
