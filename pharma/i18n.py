@@ -6,6 +6,7 @@ from flask import Flask, request, session
 from flask_babel import get_locale
 
 from pharma.extensions import babel
+from pharma.labels import label
 
 LOCALES = {"en": "English", "az": "Azərbaycanca", "ru": "Русский"}
 
@@ -21,3 +22,4 @@ def init_babel(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["LOCALES"] = LOCALES
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["label"] = label

@@ -63,7 +63,7 @@ def test_a_scanned_gtin_opens_the_product_page(client, make, augmentin):
 def test_the_product_page_shows_facts_certificate_history_and_prices(client, make, augmentin):
     sign_in(client, make.user("physician"))
     html = client.get(f"/register/products/{augmentin['id']}").get_data(as_text=True)
-    for fact in ("Augmentin", "amoxicillin 875 mg", "J01CR02", "FILM_COATED_TABLET", "04030096123457",
+    for fact in ("Augmentin", "amoxicillin 875 mg", "J01CR02", "Film coated tablet", "04030096123457",
                  augmentin["certificate"]["number"], "Status history", "12.50 AZN", "2025-01-01"):
         assert fact in html
     assert "Suspend" not in html  # only the regulator sees the forms
