@@ -7,6 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from pharma.shared.actor import Actor
+from pharma.shared.uow import UnitOfWork
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
@@ -37,6 +40,8 @@ def load_all(if_empty: bool = False, session=None, directory: Path = FIXTURES) -
         report.counts.update(register.load_register(session, directory / "register" / "products.json"))
         report.counts.update(register.load_icd10(session, directory / "icd10.csv"))
         report.counts.update(parties.load_demo_users(session))
+        UnitOfWork(session, Actor.system("fixtures")).audit(
+            "fixtures.load", "database", "fixtures", {"directory": directory.name, **report.counts})
         session.commit()
     except Exception:
         session.rollback()

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pharma import fixtures
+from pharma.auditlog.models import AuditEntry
 from pharma.parties.fixtures import DEMO_DEVICE_TOKEN, DEMO_PASSWORD, DEMO_USERS
 from pharma.parties.models import Location, Organisation, User
 from pharma.register.models import Certificate, Icd10Code, Product
@@ -32,6 +33,8 @@ def test_the_demo_has_the_register_the_parties_and_every_role(loaded, db_session
     assert len(regions) >= 8
     statuses = set(db_session.scalars(select(Certificate.status).distinct()))
     assert {"active", "suspended", "revoked", "expired"} <= statuses
+    entry = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "fixtures.load")).one()
+    assert entry.change["products"] == count(Product)
     roles = {r for u in db_session.scalars(select(User)) for r in u.roles}
     assert roles == {"admin", "regulator", "inspector", "importer", "pharmacist", "head_pharmacist",
                      "physician", "patient"}
