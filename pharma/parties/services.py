@@ -30,6 +30,7 @@ from pharma.parties.models import (
     UserRole,
 )
 from pharma.parties.policy import authorize, scoped_org
+from pharma.shared.actor import Actor
 from pharma.shared.errors import (
     Conflict,
     NotFound,
@@ -74,7 +75,8 @@ class SignIn:
     address: str
 
 
-def sign_in(session: Session, cmd: SignIn, max_failures: int, window_minutes: int) -> User:
+def sign_in(session: Session, cmd: SignIn, max_failures: int, window_minutes: int,
+            request_id: str | None = None) -> User:
     """Check a password; too many failures for a name or an address lock it out for a while."""
     since = utcnow() - timedelta(minutes=window_minutes)
     name = cmd.username.strip().lower()
@@ -96,6 +98,8 @@ def sign_in(session: Session, cmd: SignIn, max_failures: int, window_minutes: in
         session.commit()
         raise Unauthenticated("The username or password is wrong, or the account is disabled.")
     session.execute(SignInFailure.__table__.delete().where(SignInFailure.username == name))
+    actor = Actor(user_id=user.id, org_id=user.organisation_id, roles=user.roles, username=user.username)
+    UnitOfWork(session, actor, request_id, cmd.address).audit("user.sign_in", "user", user.id, {})
     session.commit()
     return user
 

@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -42,6 +43,7 @@ def sign_in():
                        request.remote_addr or "unknown"),
             settings.signin_max_failures,
             settings.signin_window_minutes,
+            request_id=g.get("request_id"),
         )
     except (Unauthenticated, TooManyRequests) as exc:
         flash(exc.detail, "error")

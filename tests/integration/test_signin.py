@@ -25,6 +25,12 @@ def test_a_user_signs_in_and_sees_the_start_page(client, make):
     page = client.get("/").get_data(as_text=True)
     assert user.username in page
     assert "pharmacist" in page
+    from pharma.auditlog.models import AuditEntry
+    from pharma.extensions import db
+
+    entry = db.session.query(AuditEntry).filter_by(action="user.sign_in").one()
+    assert (entry.user_id, entry.organisation_id, entry.address) == (user.id, user.organisation_id, "127.0.0.1")
+    assert entry.request_id
 
 
 def test_anonymous_visitors_are_sent_to_the_sign_in_page_and_back(client, make):
