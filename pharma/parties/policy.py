@@ -50,6 +50,22 @@ POLICY: dict[str, Rule] = {
     "parties.device.read": Rule(any_org=_r(R.ADMIN, R.REGULATOR, R.INSPECTOR),
                                 own_org=_r(R.HEAD_PHARMACIST, R.PHARMACIST)),
     "parties.device.manage": Rule(any_org=_r(R.ADMIN), own_org=_r(R.HEAD_PHARMACIST)),
+    # import permits
+    "permits.apply": Rule(own_org=_r(R.IMPORTER)),
+    "permits.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR), own_org=_r(R.IMPORTER)),
+    "permits.decide": Rule(any_org=_r(R.REGULATOR)),
+    # traceability: declarations, custody, decommissioning, recalls, histories
+    "trace.declare": Rule(own_org=_r(R.IMPORTER)),
+    "trace.declaration.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR), own_org=_r(R.IMPORTER)),
+    "trace.ship": Rule(own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "trace.receive": Rule(own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "trace.shipment.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR),
+                                own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "trace.decommission": Rule(any_org=_r(R.INSPECTOR),
+                               own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "trace.recall": Rule(any_org=_r(R.REGULATOR)),
+    "trace.history.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR),
+                               own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
     # audit log
     "audit.read": Rule(any_org=_r(R.REGULATOR, R.ADMIN)),
 }

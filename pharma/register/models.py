@@ -63,6 +63,9 @@ class Product(Base):
     atc_code: Mapped[str] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # withdrawn from the market by the regulator: every pack of the product at once (never undone)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(500))
 
     substances: Mapped[list[ProductSubstance]] = relationship(
         back_populates="product", order_by="ProductSubstance.position", cascade="all, delete-orphan")

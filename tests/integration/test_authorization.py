@@ -179,6 +179,16 @@ def _suspended(w: World) -> str:
 CASES += REGISTER_CASES
 
 
+def _area_cases() -> list[Case]:
+    """Each area of the API keeps its cases in tests/integration/authz_<area>.py (``CASES``)."""
+    from tests.integration import authz_declarations, authz_history, authz_movements, authz_permits
+
+    return [*authz_permits.CASES, *authz_declarations.CASES, *authz_movements.CASES, *authz_history.CASES]
+
+
+CASES += _area_cases()
+
+
 def _rule_key(rule) -> set[tuple[str, str]]:
     return {(m, rule.rule) for m in rule.methods - {"HEAD", "OPTIONS"}}
 

@@ -1,0 +1,100 @@
+"""Pack states and the rules for changing them (DESIGN.md, "Pack states").
+
+A pack's *stored* state is what its custodian and sales did to it. Its *effective* state
+also reads facts that change for many packs at once, so they take effect at once however
+many packs they cover: a recalled batch (``batches.recalled_at``), a withdrawn product
+(``products.withdrawn_at``), and the expiry date. Precedence: WITHDRAWN, RECALLED, then an
+inactive stored state, then EXPIRED, then ACTIVE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from pharma.shared.errors import RuleViolation
+
+
+class PackState(StrEnum):
+    ACTIVE = "ACTIVE"
+    DISPENSED = "DISPENSED"
+    DESTROYED = "DESTROYED"
+    STOLEN = "STOLEN"
+    EXPORTED = "EXPORTED"
+    SAMPLE = "SAMPLE"
+    LOCKED = "LOCKED"
+    RECALLED = "RECALLED"
+    WITHDRAWN = "WITHDRAWN"
+    EXPIRED = "EXPIRED"
+
+
+STORED_STATES = (PackState.ACTIVE, PackState.DISPENSED, PackState.DESTROYED, PackState.STOLEN,
+                 PackState.EXPORTED, PackState.SAMPLE, PackState.LOCKED)
+DECOMMISSION_REASONS = (PackState.DESTROYED, PackState.STOLEN, PackState.EXPORTED, PackState.SAMPLE,
+                        PackState.LOCKED)
+INSPECTOR_REASONS = (PackState.SAMPLE, PackState.LOCKED)
+UNDO_WINDOW = timedelta(days=10)
+
+
+class EventType(StrEnum):
+    COMMISSION = "COMMISSION"
+    SHIP = "SHIP"
+    RECEIVE = "RECEIVE"
+    DECOMMISSION = "DECOMMISSION"
+    UNDO = "UNDO"
+    RECALL = "RECALL"
+    WITHDRAW = "WITHDRAW"
+    DISPENSE = "DISPENSE"
+
+
+class PackNotActive(RuleViolation):
+    code = "PACK_NOT_ACTIVE"
+    title = "The pack is not active"
+
+
+class NotInCustody(RuleViolation):
+    code = "NOT_IN_CUSTODY"
+    title = "The pack is held by another location"
+
+
+class UndoNotAllowed(RuleViolation):
+    code = "UNDO_NOT_ALLOWED"
+    title = "This change cannot be undone"
+
+
+@dataclass(frozen=True)
+class PackFacts:
+    state: str
+    location_id: int | None
+    state_changed_at: datetime
+    state_location_id: int | None
+    expiry: date
+    recalled: bool
+    withdrawn: bool
+
+
+def effective_state(p: PackFacts, today: date) -> PackState:
+    if p.withdrawn:
+        return PackState.WITHDRAWN
+    if p.recalled:
+        return PackState.RECALLED
+    if p.state != PackState.ACTIVE:
+        return PackState(p.state)
+    if p.expiry < today:
+        return PackState.EXPIRED
+    return PackState.ACTIVE
+
+
+def check_undo(p: PackFacts, location_id: int, now: datetime, today: date) -> None:
+    """An inactive state set by a location is undone only by it, within 10 days (LOCKED: any time);
+    never for an expired, recalled or withdrawn pack."""
+    state = effective_state(p, today)
+    if state in (PackState.EXPIRED, PackState.RECALLED, PackState.WITHDRAWN):
+        raise UndoNotAllowed(f"A {state.value.lower()} pack can never be made active again.")
+    if state == PackState.ACTIVE:
+        raise UndoNotAllowed("The pack is already active.")
+    if p.state_location_id != location_id:
+        raise UndoNotAllowed("Only the location that changed the pack's state may undo it.")
+    if state != PackState.LOCKED and now - p.state_changed_at > UNDO_WINDOW:
+        raise UndoNotAllowed("The 10 days for undoing this change have passed.")

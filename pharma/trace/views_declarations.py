@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("declarations_web", __name__, url_prefix="/declarations")
