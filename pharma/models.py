@@ -5,7 +5,7 @@ from pharma.parties import models as _parties  # noqa: F401
 from pharma.permits import models as _permits  # noqa: F401
 from pharma.register import models as _register  # noqa: F401
 from pharma.shared import idempotency as _idempotency  # noqa: F401
-from pharma.trace import models as _trace  # noqa: F401
 from pharma.shared.orm import Base
+from pharma.trace import models as _trace  # noqa: F401
 
 metadata = Base.metadata
