@@ -85,3 +85,14 @@ def fixtures_load(if_empty: bool) -> None:
 
     report = fixtures.load_all(if_empty=if_empty)
     click.echo(report.summary())
+
+
+@fixtures_group.command("synth")
+@click.option("--packs", type=int, required=True, help="How many synthetic packs to add.")
+def fixtures_synth(packs: int) -> None:
+    """Add synthetic packs with their history (for benchmarks); needs the fixtures loaded."""
+    from pharma.extensions import db
+    from pharma.trace.synth import synthesize
+
+    made = synthesize(db.session, packs)
+    click.echo(f"added {made} synthetic packs")

@@ -122,6 +122,15 @@ def actor_from_token(db: Session, token: str) -> Actor | None:
     return actor
 
 
+def actor_for_user_id(db: Session, user_id: int, via: str = "system") -> Actor | None:
+    """The actor a background task acts as: the person who asked for the work."""
+    row = db.execute(_SESSION_ACTOR.where(User.id == user_id)).first()
+    if row is None:
+        return None
+    username, _active, _epoch, org_id, org_type, _org_active, roles = row
+    return Actor(user_id=user_id, org_id=org_id, roles=_roles(roles), username=username, org_type=org_type, via=via)
+
+
 def actor_from_session(db: Session) -> Actor | None:
     user_id = session.get("uid")
     if user_id is None:

@@ -71,6 +71,7 @@ class Case:
     url: Callable[[World], str]
     body: Callable[[World], dict] | None = None
     ok: int = 200
+    form: Callable[[World], dict] | None = None  # multipart form data instead of a JSON body
 
     @property
     def id(self) -> str:
@@ -217,8 +218,12 @@ def test_every_policy_action_is_used_by_some_service():
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_role_against_endpoint(client, make, case: Case, role: str):
     world = build_world(make, role)
-    body = case.body(world) if case.body else None
-    res = client.open(case.url(world), method=case.method, json=body, headers=world.caller_headers)
+    if case.form:
+        res = client.open(case.url(world), method=case.method, data=case.form(world),
+                          headers=world.caller_headers, content_type="multipart/form-data")
+    else:
+        body = case.body(world) if case.body else None
+        res = client.open(case.url(world), method=case.method, json=body, headers=world.caller_headers)
     if role in case.allowed:
         assert res.status_code == case.ok, (res.status_code, res.get_json())
     else:
