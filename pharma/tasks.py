@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, has_app_context
 
 from pharma.extensions import celery
 
@@ -26,6 +26,8 @@ def init_celery(app: Flask) -> None:
 
     class AppContextTask(celery.Task):
         def __call__(self, *args, **kwargs):
+            if has_app_context():  # run inline inside a request: its context (and session) stay
+                return self.run(*args, **kwargs)
             with app.app_context():
                 return self.run(*args, **kwargs)
 

@@ -14,7 +14,7 @@ def process_declaration(declaration_id: int) -> dict:
     from pharma.trace import declarations
     from pharma.trace.models import Declaration
 
-    session = db.session
+    session = db.session_factory()  # its own session: run inline, it leaves the caller's alone
     try:
         found = session.get(Declaration, declaration_id)
         if found is None:
@@ -23,4 +23,4 @@ def process_declaration(declaration_id: int) -> dict:
         result = declarations.process_declaration(UnitOfWork(session, actor), declaration_id)
         return {"id": result.id, "status": result.status, "packs": result.packs_done, "errors": result.error_count}
     finally:
-        session.remove()
+        session.close()

@@ -28,7 +28,7 @@ def submit_and_process(permit_id: int, location_id: int, upload, fmt: str | None
         permit_id=permit_id, location_id=location_id, source_format=fmt, filename=name,
         content=upload.read()))
     process_declaration.delay(declaration.id)
-    db.session.expire_all()
+    db.session.expire(declaration)  # a worker (or the inline run) has moved it on
     return svc.get_declaration(uow(), declaration.id)
 
 

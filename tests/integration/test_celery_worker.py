@@ -139,6 +139,7 @@ def sender(app, database_url, broker_url):
 
     api_state = dict(api.__dict__)  # the shared API object follows the last app built; keep the session's
     create_app(settings_for_test(database_url, broker_url=broker_url, result_backend=broker_url))
+    _drop_connections(celery)  # tasks run inline earlier in the session left a cached (disabled) backend
     assert not celery.conf.task_always_eager
     try:
         yield celery
@@ -231,3 +232,33 @@ def test_the_worker_runs_the_daily_certificate_expiry_sent_through_redis(worker,
     for r in (result, again):
         r.forget()
     assert f"Task {EXPIRE}[{result.id}] succeeded" in worker.output()
+
+
+def test_the_worker_commissions_a_declaration_and_its_progress_shows(worker, sender, queue, make, db_session,
+                                                                       client):
+    from sqlalchemy import func, select
+
+    from pharma.shared.actor import Actor
+    from pharma.shared.uow import UnitOfWork
+    from pharma.trace.declarations import NewDeclaration, submit_declaration
+    from pharma.trace.models import Pack
+    from tests.integration.declaration_helpers import EXPIRY, csv_file, importer_with_permit
+
+    imp = importer_with_permit(make, packs=500, products=1)
+    actor = Actor(user_id=imp.caller.user.id, org_id=imp.org_id, roles=frozenset({"importer"}), username="imp")
+    rows = [(imp.gtins[0], "W1", EXPIRY, f"W{i:04d}", "", "") for i in range(300)]
+    declaration = submit_declaration(UnitOfWork(db_session, actor), NewDeclaration(
+        imp.permit_id, imp.location_id, "csv", "w.csv", csv_file(rows)))
+    before = client.get(f"/api/v1/declarations/{declaration.id}", headers=imp.caller.headers).json
+    assert (before["status"], before["percent"]) == ("RECEIVED", 0)
+
+    result = sender.send_task("pharma.trace.process_declaration", args=[declaration.id], queue=queue)
+    try:
+        outcome = result.get(timeout=RESULT_SECONDS)
+    except Exception as exc:
+        pytest.fail(f"the declaration task did not come back ({exc!r}); worker log:\n{worker.output()}")
+    result.forget()
+    assert outcome == {"id": declaration.id, "status": "ACCEPTED", "packs": 300, "errors": 0}
+    after = client.get(f"/api/v1/declarations/{declaration.id}", headers=imp.caller.headers).json
+    assert (after["status"], after["percent"], after["packs_done"], after["packs_total"]) == ("ACCEPTED", 100, 300, 300)
+    assert db_session.scalar(select(func.count()).select_from(Pack)) == 300

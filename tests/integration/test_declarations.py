@@ -244,3 +244,35 @@ def test_quoted_semicolon_separated_csv_with_blank_lines_is_read_too(client, mak
     assert res.json["status"] == "ACCEPTED", res.json
     assert db_session.scalars(select(Pack.serial).order_by(Pack.serial)).all() == ["Q1", "Q2"]
     assert db_session.scalars(select(Batch.batch)).all() == ["B;1"]
+
+
+def test_an_importer_uploads_a_declaration_on_the_page_and_sees_it_accepted(client, make):
+    import io
+    import re
+
+    from tests.integration.test_signin import csrf_from, sign_in
+
+    imp = importer_with_permit(make, products=1)
+    sign_in(client, imp.caller.user.username)
+    page = client.get("/declarations/").get_data(as_text=True)
+    assert f'value="{imp.permit_id}"' in page and f'value="{imp.location_id}"' in page
+    content = csv_file([(imp.gtins[0], "B1", EXPIRY, f"P{i}", "", "") for i in range(3)])
+    res = client.post("/declarations/", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page), "permit_id": str(imp.permit_id), "location_id": str(imp.location_id),
+        "file": (io.BytesIO(content), "arrival.csv")})
+    assert res.status_code == 302
+    shown = client.get(res.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'id="status">Accepted<', shown)
+    assert "3 of 3 packs" in shown
+
+
+def test_a_rejected_declaration_page_lists_the_errors_and_links_the_report(client, make):
+    from tests.integration.test_signin import sign_in
+
+    imp = importer_with_permit(make, products=1)
+    res = upload(client, imp, csv_file([(imp.gtins[0], "B1", "991399", "E1", "", "")]))
+    sign_in(client, imp.caller.user.username)
+    shown = client.get(f"/declarations/{res.json['id']}").get_data(as_text=True)
+    assert "Rejected: nothing was written" in shown
+    assert "Expiry month 13 is not 01 to 12" in shown
+    assert f"/declarations/{res.json['id']}/errors.csv" in shown
