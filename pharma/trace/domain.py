@@ -72,6 +72,7 @@ class PackFacts:
     expiry: date
     recalled: bool
     withdrawn: bool
+    state_org_id: int | None = None  # the organisation that set the stored state (an inspector: the agency)
 
 
 def effective_state(p: PackFacts, today: date) -> PackState:
@@ -86,15 +87,16 @@ def effective_state(p: PackFacts, today: date) -> PackState:
     return PackState.ACTIVE
 
 
-def check_undo(p: PackFacts, location_id: int, now: datetime, today: date) -> None:
-    """An inactive state set by a location is undone only by it, within 10 days (LOCKED: any time);
-    never for an expired, recalled or withdrawn pack."""
-    state = effective_state(p, today)
-    if state in (PackState.EXPIRED, PackState.RECALLED, PackState.WITHDRAWN):
-        raise UndoNotAllowed(f"A {state.value.lower()} pack can never be made active again.")
-    if state == PackState.ACTIVE:
+def check_undo(p: PackFacts, location_id: int, org_id: int | None, now: datetime, today: date) -> None:
+    """An inactive state is undone only where and by whom it was set (an inspector's SAMPLE or
+    LOCKED: by the agency), within 10 days (LOCKED: any time); never for a pack that is expired,
+    recalled or withdrawn, whatever its stored state."""
+    if p.withdrawn or p.recalled or p.expiry < today:
+        state = PackState.WITHDRAWN if p.withdrawn else PackState.RECALLED if p.recalled else PackState.EXPIRED
+        raise UndoNotAllowed(f"The pack is {state.value.lower()}: it can never be made active again.")
+    if p.state == PackState.ACTIVE:
         raise UndoNotAllowed("The pack is already active.")
-    if p.state_location_id != location_id:
-        raise UndoNotAllowed("Only the location that changed the pack's state may undo it.")
-    if state != PackState.LOCKED and now - p.state_changed_at > UNDO_WINDOW:
+    if p.state_location_id != location_id or (p.state_org_id is not None and p.state_org_id != org_id):
+        raise UndoNotAllowed("Only the location and organisation that changed the pack's state may undo it.")
+    if p.state != PackState.LOCKED and now - p.state_changed_at > UNDO_WINDOW:
         raise UndoNotAllowed("The 10 days for undoing this change have passed.")

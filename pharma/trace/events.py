@@ -57,8 +57,8 @@ def record(
     if packs_from is not None:
         sub = packs_from.subquery()
         result = uow.session.execute(
-            insert(TraceEventPack).from_select(
-                ["pack_id", "event_id"], select(sub.c[0], literal(event_id)))
+            insert(TraceEventPack).from_select(["pack_id", "event_id"], select(sub.c[0], literal(event_id)))
+            .execution_options(preserve_rowcount=True)  # INSERT ... SELECT counts only when asked to
         )
         linked += result.rowcount or 0
     if count is None and linked:

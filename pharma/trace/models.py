@@ -131,6 +131,7 @@ class Pack(Base):
     state: Mapped[str] = mapped_column(String(10), default="ACTIVE")
     state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     state_location_id: Mapped[int | None] = mapped_column(Integer)
+    state_org_id: Mapped[int | None] = mapped_column(Integer)  # who set the state: undo is theirs alone
 
     batch: Mapped[Batch] = relationship(primaryjoin="Batch.id == foreign(Pack.batch_id)")
 
