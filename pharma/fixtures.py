@@ -29,6 +29,7 @@ def load_all(if_empty: bool = False, session=None, directory: Path = FIXTURES) -
     from pharma.extensions import db
     from pharma.parties import fixtures as parties
     from pharma.parties.models import Organisation
+    from pharma.permits import fixtures as permits
     from pharma.register import fixtures as register
 
     session = session or db.session
@@ -40,6 +41,7 @@ def load_all(if_empty: bool = False, session=None, directory: Path = FIXTURES) -
         report.counts.update(register.load_register(session, directory / "register" / "products.json"))
         report.counts.update(register.load_icd10(session, directory / "icd10.csv"))
         report.counts.update(parties.load_demo_users(session))
+        report.counts.update(permits.load_permits(session))
         UnitOfWork(session, Actor.system("fixtures")).audit(
             "fixtures.load", "database", "fixtures", {"directory": directory.name, **report.counts})
         session.commit()

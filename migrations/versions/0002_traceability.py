@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 17:50:19.507563
+Create Date: 2026-11-23 18:12:00.061048
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=10), nullable=False),
     sa.Column('state_changed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('state_location_id', sa.Integer(), nullable=True),
+    sa.Column('state_org_id', sa.Integer(), nullable=True),
     sa.CheckConstraint("state IN ('ACTIVE', 'DISPENSED', 'DESTROYED', 'STOLEN', 'EXPORTED', 'SAMPLE', 'LOCKED')", name=op.f('ck_packs_state_known')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_packs')),
     sa.UniqueConstraint('gtin', 'serial', name=op.f('uq_packs_gtin_serial'))

@@ -9,18 +9,25 @@ declarations racing for the last packs of a line cannot both win.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pharma.shared.orm import Base, UTCDateTime
 from pharma.shared.time import utcnow
+
+if TYPE_CHECKING:
+    from pharma.parties.models import Organisation
+    from pharma.register.models import Product
 
 
 class ImportPermit(Base):
     __tablename__ = "import_permits"
     __table_args__ = (
         CheckConstraint("status IN ('APPLIED', 'APPROVED', 'REFUSED', 'REVOKED')", name="status_known"),
+        # the regulator's queue (APPLIED, oldest first) and listings by date
+        Index("ix_import_permits_status_applied_at", "status", "applied_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -40,6 +47,7 @@ class ImportPermit(Base):
 
     lines: Mapped[list[PermitLine]] = relationship(
         back_populates="permit", order_by="PermitLine.id", cascade="all, delete-orphan")
+    importer: Mapped[Organisation] = relationship(foreign_keys=[importer_id])
 
 
 class PermitLine(Base):
@@ -60,7 +68,18 @@ class PermitLine(Base):
     packs_used: Mapped[int] = mapped_column(Integer, default=0)
 
     permit: Mapped[ImportPermit] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
 
     @property
     def packs_left(self) -> int:
         return self.packs_approved - self.packs_used
+
+
+class PermitNumberCounter(Base):
+    """The last permit number handed out in a year. Applying takes ``UPDATE ... SET last = last + 1``
+    on the year's row, which holds its lock until commit: numbers are unique and gap-free per year."""
+
+    __tablename__ = "permit_number_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
