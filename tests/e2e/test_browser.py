@@ -32,9 +32,14 @@ def register_product(make, trade_name: str, inn: str, n: int):
 def sign_in(page: Page, username: str, password: str) -> None:
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/sign-in"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_as(page, username, password)
+
+
+def sign_in_as(page: Page, username: str, password: str) -> None:
+    """Fill the sign-in form on the current page, in whatever language it is in."""
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.locator("form.signin button[type=submit]").click()
 
 
 def test_a_user_signs_in_and_lands_on_the_start_page(page, make, screenshot):
@@ -103,3 +108,28 @@ def test_a_keyboard_only_user_reaches_the_search_box_with_tab(page, make):
             pytest.fail("40 presses of Tab never reached the register search box #q")
         page.keyboard.press("Tab")
     assert presses <= 15, f"the search box is {presses} Tab presses deep"
+
+
+@pytest.mark.parametrize(("language", "sign_in_text", "search_text"), [
+    ("Azərbaycanca", "Daxil ol", "Axtar"),
+    ("Русский", "Войти", "Найти"),
+], ids=["az", "ru"])
+def test_the_language_switch_translates_the_pages(page, make, screenshot, language, sign_in_text, search_text):
+    register_product(make, "Ağrıkəsən Forte 500", "paracetamol", 3)
+    user = make.user("pharmacist")
+    page.goto("/sign-in")
+    page.get_by_label("Language").select_option(label=language)
+    page.get_by_role("button", name="Change").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(sign_in_text)
+    screenshot("sign-in")
+
+    sign_in_as(page, user.username, PASSWORD)
+    page.get_by_label("Language").select_option(label=language)  # signing in applies the account's language
+    page.locator("header form.locale button[type=submit]").click()
+    expect(page.get_by_role("button", name=search_text)).to_be_visible()
+    page.locator("#q").fill("Ağrıkəsən")
+    page.locator("#q").press("Enter")
+    page.get_by_role("table").get_by_role("link", name="Ağrıkəsən Forte 500").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ağrıkəsən Forte 500")
+    expect(page.locator("html")).to_have_attribute("lang", {"Azərbaycanca": "az", "Русский": "ru"}[language])
+    screenshot("product")
