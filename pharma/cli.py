@@ -78,12 +78,14 @@ def fixtures_group() -> None:
 
 
 @fixtures_group.command("load")
-@click.option("--if-empty", is_flag=True, help="Load only into a database with no organisations.")
-def fixtures_load(if_empty: bool) -> None:
-    """Load the register, organisations, demo users and ICD-10 codes."""
+@click.option("--if-empty", is_flag=True, help="Load only into a database with no organisations (products).")
+@click.option("--register-only", is_flag=True,
+              help="Only the reference data (products, ICD-10): no demo organisations, users, permits or packs.")
+def fixtures_load(if_empty: bool, register_only: bool) -> None:
+    """Load the register and ICD-10 codes and, unless --register-only, the demo parties, users and packs."""
     from pharma import fixtures
 
-    report = fixtures.load_all(if_empty=if_empty)
+    report = fixtures.load_all(if_empty=if_empty, register_only=register_only)
     click.echo(report.summary())
 
 

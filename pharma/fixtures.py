@@ -24,24 +24,32 @@ class LoadReport:
         return "loaded " + ", ".join(f"{v} {k}" for k, v in self.counts.items())
 
 
-def load_all(if_empty: bool = False, session=None, directory: Path = FIXTURES) -> LoadReport:
-    """Load organisations, the product register, ICD-10 codes and demo users; all or nothing."""
+def load_all(if_empty: bool = False, session=None, directory: Path = FIXTURES, register_only: bool = False
+             ) -> LoadReport:
+    """Load organisations, the product register, ICD-10 codes, demo users, permits and packs; all or
+    nothing."""
     from pharma.extensions import db
     from pharma.parties import fixtures as parties
     from pharma.parties.models import Organisation
     from pharma.permits import fixtures as permits
     from pharma.register import fixtures as register
+    from pharma.register.models import Product
+    from pharma.trace import fixtures as trace
 
     session = session or db.session
-    if if_empty and session.scalar(select(func.count()).select_from(Organisation)):
+    marker = Product if register_only else Organisation
+    if if_empty and session.scalar(select(func.count()).select_from(marker)):
         return LoadReport(skipped=True)
     report = LoadReport()
     try:
-        report.counts.update(parties.load_organisations(session, directory / "parties" / "organisations.json"))
+        if not register_only:
+            report.counts.update(parties.load_organisations(session, directory / "parties" / "organisations.json"))
         report.counts.update(register.load_register(session, directory / "register" / "products.json"))
         report.counts.update(register.load_icd10(session, directory / "icd10.csv"))
-        report.counts.update(parties.load_demo_users(session))
-        report.counts.update(permits.load_permits(session))
+        if not register_only:
+            report.counts.update(parties.load_demo_users(session))
+            report.counts.update(permits.load_permits(session))
+            report.counts.update(trace.load_trace_demo(session))
         UnitOfWork(session, Actor.system("fixtures")).audit(
             "fixtures.load", "database", "fixtures", {"directory": directory.name, **report.counts})
         session.commit()

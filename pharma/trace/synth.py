@@ -71,6 +71,9 @@ def synthesize(session: Session, packs: int) -> int:
             _packs_py(session, n, gtin, run, batch_ids, declaration.id, pharmacies, now, ship, receive)
         session.commit()
         made += n
+    if session.get_bind().dialect.name == "postgresql":  # fresh statistics after a bulk load, as autovacuum would
+        session.execute(text("ANALYZE packs, batches, trace_events, trace_event_packs"))
+        session.commit()
     return made
 
 

@@ -70,3 +70,32 @@ def test_a_broken_fixture_file_loads_nothing_at_all(app, db_session, tmp_path):
         fixtures.load_all(directory=tmp_path / "fx")
     assert db_session.scalar(select(func.count()).select_from(Organisation)) == 0
     assert db_session.scalar(select(func.count()).select_from(Product)) == 0
+
+
+def test_the_demo_has_packs_with_a_history_a_pharmacist_can_follow(loaded, client, db_session):
+    from pharma.trace.models import Batch, Declaration, Pack
+    from tests.integration.test_signin import sign_in
+
+    packs = db_session.scalars(select(Pack).order_by(Pack.id)).all()
+    assert len(packs) == 120
+    warehouse = db_session.scalars(select(Declaration.location_id)).one()
+    pharmacy_packs = [p for p in packs if p.location_id != warehouse]
+    assert len(pharmacy_packs) == 40
+    assert [p.state for p in packs].count("DESTROYED") == 1
+    assert db_session.scalar(select(func.count()).select_from(Batch).where(Batch.recalled_at.is_not(None))) == 1
+    sign_in(client, "pharmacist", DEMO_PASSWORD)
+    first = pharmacy_packs[0]
+    page = client.get(f"/api/v1/packs/{first.gtin}/{first.serial}/history")
+    assert page.status_code == 200, page.json
+    assert [e["type"] for e in page.json["events"]] == ["COMMISSION", "SHIP", "RECEIVE"]
+
+
+def test_the_register_alone_loads_without_any_demo_data(app, db_session):
+    from pharma.parties.models import Organisation
+    from pharma.trace.models import Pack
+
+    with app.app_context():
+        report = fixtures.load_all(register_only=True)
+    assert report.counts["products"] >= 200
+    assert db_session.scalar(select(func.count()).select_from(Organisation)) == 0
+    assert db_session.scalar(select(func.count()).select_from(Pack)) == 0
