@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import marshmallow as ma
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -16,31 +15,13 @@ from pharma.permits import schemas as s
 from pharma.permits import services as svc
 from pharma.register import services as register_svc
 from pharma.shared.errors import PharmaError, ValidationFailed
-from pharma.shared.http import flash_error, login_required, uow
+from pharma.shared.http import flash_error, load_form, login_required, uow
 from pharma.shared.time import today
 
 bp = Blueprint("permits_web", __name__, url_prefix="/permits")
 
 ROWS, MAX_ROWS = 6, 30
 STATUSES = [st.value for st in d.PermitStatus]
-
-
-def _load(schema: type[ma.Schema], data: dict) -> dict:
-    try:
-        return schema().load(data)
-    except ma.ValidationError as exc:
-        raise ValidationFailed(_flat(exc.messages)) from None
-
-
-def _flat(messages, prefix: str = "") -> dict:
-    out: dict = {}
-    for key, value in (messages.items() if isinstance(messages, dict) else [("", messages)]):
-        name = f"{prefix}.{key}" if prefix and key != "" else str(key) or prefix
-        if isinstance(value, dict):
-            out.update(_flat(value, name))
-        else:
-            out[name] = value if isinstance(value, list) else [value]
-    return out
 
 
 def _day(name: str) -> date | None:
@@ -100,7 +81,7 @@ def new():
     choices: dict[int, list] = {}
     try:
         lines = _lines(work, form, rows, choices)
-        args = _load(s.PermitIn, {"requested_valid_until": form.get("requested_valid_until", ""), "lines": lines})
+        args = load_form(s.PermitIn, {"requested_valid_until": form.get("requested_valid_until", ""), "lines": lines})
         permit = svc.apply_for_permit(work, s.application(args))
     except PharmaError as exc:
         flash_error(exc)
@@ -158,10 +139,10 @@ def decide(permit_id: int, action: str):
         abort(404)
     try:
         if action == "approve":
-            args = _load(s.ApproveIn, _approval_payload(request.form))
+            args = load_form(s.ApproveIn, _approval_payload(request.form))
             item = svc.approve_permit(uow(), permit_id, s.decision(args))
         else:
-            reason = _load(s.PermitReasonIn, {"reason": request.form.get("reason", "")})["reason"]
+            reason = load_form(s.PermitReasonIn, {"reason": request.form.get("reason", "")})["reason"]
             act = svc.refuse_permit if action == "refuse" else svc.revoke_permit
             item = act(uow(), permit_id, reason)
     except PharmaError as exc:

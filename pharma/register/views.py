@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-import marshmallow as ma
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -14,8 +13,8 @@ from pharma.register import domain as d
 from pharma.register import schemas as s
 from pharma.register import services as svc
 from pharma.register import tasks as _tasks  # noqa: F401  (the worker learns the register's tasks)
-from pharma.shared.errors import PharmaError, ValidationFailed
-from pharma.shared.http import flash_error, login_required, uow
+from pharma.shared.errors import PharmaError
+from pharma.shared.http import flash_error, load_form, login_required, uow
 from pharma.shared.time import today
 
 bp = Blueprint("register_web", __name__, url_prefix="/register")
@@ -44,24 +43,6 @@ def _choices() -> dict:
 def _flag(name: str) -> bool | None:
     value = request.args.get(name, "")
     return {"yes": True, "no": False}.get(value)
-
-
-def _load(schema: type[ma.Schema], data: dict) -> dict:
-    try:
-        return schema().load(data)
-    except ma.ValidationError as exc:
-        raise ValidationFailed(_flat(exc.messages)) from None
-
-
-def _flat(messages, prefix: str = "") -> dict:
-    out: dict = {}
-    for key, value in (messages.items() if isinstance(messages, dict) else [("", messages)]):
-        name = f"{prefix}.{key}" if prefix and key != "" else str(key) or prefix
-        if isinstance(value, dict):
-            out.update(_flat(value, name))
-        else:
-            out[name] = value if isinstance(value, list) else [value]
-    return out
 
 
 def _qepik(text: str) -> int | str:
@@ -109,7 +90,7 @@ def certificate_action(certificate_id: int, action: str):
     act, schema = ACTIONS[action]
     back = request.form.get("product_id", type=int)
     try:
-        args = _load(schema, {k: v for k, v in request.form.items() if k in schema().fields})
+        args = load_form(schema, {k: v for k, v in request.form.items() if k in schema().fields})
         cert = act(uow(), certificate_id, **args)
     except PharmaError as exc:
         flash_error(exc)
@@ -129,7 +110,7 @@ def set_price(product_id: int):
         data = {k: v for k, v in request.form.items() if k in s.PriceIn().fields and v != ""}
         if "max_retail_price" in data:
             data["max_retail_price"] = _qepik(data["max_retail_price"])
-        args = _load(s.PriceIn, data)
+        args = load_form(s.PriceIn, data)
         record = svc.set_max_price(uow(), product_id, svc.NewPrice(**args))
     except PharmaError as exc:
         flash_error(exc)
@@ -147,7 +128,7 @@ def new_product():
     form = request.form
     if request.method == "POST":
         try:
-            args = _load(s.ProductIn, _product_payload(form))
+            args = load_form(s.ProductIn, _product_payload(form))
             item = svc.register_product(work, s.new_product(args))
         except PharmaError as exc:
             flash_error(exc)

@@ -196,6 +196,25 @@ def login_required(view):
     return wrapped
 
 
+def load_form(schema: type[ma.Schema], data: dict) -> dict:
+    """A page's form through the same marshmallow schema as the API; refusals name each field."""
+    try:
+        return schema().load(data)
+    except ma.ValidationError as exc:
+        raise ValidationFailed(_flat_messages(exc.messages)) from None
+
+
+def _flat_messages(messages, prefix: str = "") -> dict:
+    out: dict = {}
+    for key, value in (messages.items() if isinstance(messages, dict) else [("", messages)]):
+        name = f"{prefix}.{key}" if prefix and key != "" else str(key) or prefix
+        if isinstance(value, dict):
+            out.update(_flat_messages(value, name))
+        else:
+            out[name] = value if isinstance(value, list) else [value]
+    return out
+
+
 def flash_error(error: PharmaError) -> None:
     flash(error.detail, "error")
     if isinstance(error, ValidationFailed):
