@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,8 @@ from pharma.parties.policy import authorize, scoped_org
 from pharma.register import domain as register_domain
 from pharma.register.models import Certificate, Product, ProductGtin
 from pharma.shared.errors import InvalidIdentifier, NotFound, PharmaError, ValidationFailed
-from pharma.shared.identifiers import Expiry, Gtin, Sscc
+from pharma.shared.identifiers import Batch as BatchId
+from pharma.shared.identifiers import Expiry, Gtin, Serial, Sscc
 from pharma.shared.schemas import Page, paginate
 from pharma.shared.time import today, utcnow
 from pharma.shared.uow import UnitOfWork
@@ -241,9 +242,9 @@ def check(session: Session, rows: Rows, errors: ErrorLog, on: date,
         "gtin", "INVALID_GTIN", _message(lambda: Gtin.parse(r))), add)
     ok = _CSET82_1_20.fullmatch
     for i in [i for i, v in enumerate(rows.serial) if not ok(v)]:
-        add(lines[i], "serial", "INVALID_SERIAL", _message(lambda v=rows.serial[i]: _serial(v)))
+        add(lines[i], "serial", "INVALID_SERIAL", _message(lambda v=rows.serial[i]: Serial.parse(v)))
     _report(rows.batch, lines, {b for b in set(rows.batch) if not ok(b)}, lambda b: (
-        "batch", "INVALID_BATCH", _message(lambda: _batch(b))), add)
+        "batch", "INVALID_BATCH", _message(lambda: BatchId.parse(b))), add)
     expiry_of = {raw: _try(lambda r=raw: Expiry.parse(r, "expiry", on)) for raw in set(rows.expiry)}
     _report(rows.expiry, lines, {r for r, e in expiry_of.items() if e is None}, lambda r: (
         "expiry", "INVALID_EXPIRY", _message(lambda: Expiry.parse(r, "expiry", on))), add)
@@ -358,18 +359,6 @@ def _message(fn) -> str:
     except InvalidIdentifier as exc:
         return exc.message
     return "Not valid."
-
-
-def _serial(value: str):
-    from pharma.shared.identifiers import Serial
-
-    return Serial.parse(value)
-
-
-def _batch(value: str):
-    from pharma.shared.identifiers import Batch as BatchId
-
-    return BatchId.parse(value)
 
 
 def _manufactured(raw: str, on: date) -> str:
@@ -715,8 +704,3 @@ def error_report_csv(declaration: Declaration) -> str:
     if declaration.error_count > len(declaration.errors or []):
         writer.writerow(["", "", "TRUNCATED", f"{declaration.error_count - len(declaration.errors)} more errors"])
     return out.getvalue()
-
-
-def packs_count(session: Session, declaration_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Pack).where(Pack.declaration_id == declaration_id))
-
