@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -10,36 +9,24 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from pharma.parties.policy import authorize
 from pharma.shared.errors import InvalidIdentifier, PharmaError
 from pharma.shared.http import flash_error, login_required, uow
-from pharma.shared.identifiers import Gtin, Serial
 from pharma.trace import history
+from pharma.trace.scans import ScannedPack, parse_scan
 
 bp = Blueprint("history_web", __name__, url_prefix="/packs")
 
-GS = "\x1d"
-_PARENS = re.compile(r"\((\d{2,4})\)([^(]*)")
-_SYMBOLOGY = re.compile(r"^\][A-Za-z][0-9]")
-
 
 def parse_pack_query(text: str) -> tuple[str, str]:
-    """A pack typed or scanned: ``(01)<gtin>(21)<serial>``, ``01<gtin>21<serial>`` (a GS ends the
-    serial), or ``<gtin> <serial>``. Returns (GTIN-14, serial), both validated. The full GS1 scan
-    parser comes with verification; this reads only these simple forms."""
-    text = _SYMBOLOGY.sub("", text.strip())
-    if text.startswith("("):
-        fields = {ai: value.strip() for ai, value in _PARENS.findall(text)}
-        if "01" in fields and "21" in fields:
-            return _valid(fields["01"], fields["21"])
-    elif re.match(r"^01[0-9]{14}21", text):
-        return _valid(text[2:16], text[18:].split(GS, 1)[0])
-    else:
-        parts = text.split()
-        if len(parts) == 2:
-            return _valid(parts[0], parts[1])
-    raise InvalidIdentifier("q", "Type a GTIN and a serial, or scan the pack's code: (01)<GTIN>(21)<serial>.")
-
-
-def _valid(gtin: str, serial: str) -> tuple[str, str]:
-    return Gtin.parse(gtin).value, Serial.parse(serial).value
+    """A pack typed or scanned on the pack page (the forms of ``pharma.trace.scans``); returns
+    (GTIN-14, serial), both validated. A case or anything that is not a pack is refused."""
+    try:
+        scanned = parse_scan(text)
+    except InvalidIdentifier as exc:
+        if exc.field != "scan":  # a GTIN or serial at fault: say which
+            raise
+        scanned = None
+    if not isinstance(scanned, ScannedPack):
+        raise InvalidIdentifier("q", "Type a GTIN and a serial, or scan the pack's code: (01)<GTIN>(21)<serial>.")
+    return scanned.gtin, scanned.serial
 
 
 def pack_url(gtin: str, serial: str) -> str:

@@ -13,6 +13,7 @@ from pharma.shared.errors import PharmaError, ValidationFailed
 from pharma.shared.http import flash_error, login_required, uow
 from pharma.trace import movements as svc
 from pharma.trace.domain import DECOMMISSION_REASONS, INSPECTOR_REASONS
+from pharma.trace.scans import ScannedCase, ScannedPack, parse_scan_lines
 
 bp = Blueprint("movements_web", __name__, url_prefix="/trace")
 
@@ -21,12 +22,12 @@ SHOWN_PROBLEMS = 20
 
 def _scans(field: str) -> tuple[tuple[svc.PackRef, ...], tuple[str, ...]]:
     """The packs and cases scanned into a text box, one per line; bad lines fail together."""
-    items, errors = svc.parse_scan_lines(request.form.get(field, ""))
+    items, errors = parse_scan_lines(request.form.get(field, ""))
     if errors:
         raise ValidationFailed({f"{field} {k}": v for k, v in errors.items()},
                                detail=_("Some scanned lines are not codes we can read."))
-    packs = tuple(svc.PackRef(i.gtin, i.serial) for i in items if isinstance(i, svc.ScannedPack))
-    cases = tuple(i.sscc for i in items if isinstance(i, svc.ScannedCase))
+    packs = tuple(svc.PackRef(i.gtin, i.serial) for i in items if isinstance(i, ScannedPack))
+    cases = tuple(i.sscc for i in items if isinstance(i, ScannedCase))
     return packs, cases
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pharma.shared.errors import InvalidIdentifier
-from pharma.trace.movements import ScannedCase, ScannedPack, parse_scan, parse_scan_lines
+from pharma.trace.scans import ScannedCase, ScannedPack, parse_scan, parse_scan_lines
 
 SSCC = "047700000000010005"[:17]
 GTIN = "04030096123457"
