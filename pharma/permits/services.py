@@ -496,6 +496,7 @@ def _usable(session: Session, permit_id: int, importer_id: int, on: date, lock: 
     if permit.importer_id != importer_id:
         raise d.PermitNotOwned(f"Permit {permit.number} was issued to another importer.")
     d.check_usable(permit.status, permit.number, permit.valid_from, permit.valid_until, on)
+    _check_import_licence(session, permit.importer, on)  # a licence suspended since the approval stops imports
     return permit
 
 

@@ -23,12 +23,13 @@ import io
 import json
 import operator
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -469,8 +470,6 @@ def submit_declaration(uow: UnitOfWork, cmd: NewDeclaration) -> Declaration:
 def process_declaration(uow: UnitOfWork, declaration_id: int) -> Declaration:
     """Check the whole file and commission it, all or nothing. Safe to run twice: only a
     declaration still RECEIVED is claimed (an atomic update), so one worker processes it."""
-    from pharma.permits.services import draw_down
-
     authorize(uow.actor, "trace.declare")
     session = uow.session
     claimed = session.execute(
@@ -484,39 +483,14 @@ def process_declaration(uow: UnitOfWork, declaration_id: int) -> Declaration:
     if not claimed:
         return declaration
     errors = ErrorLog()
-    on = today()
-    report = _progress_writer(session, declaration_id)
     try:
-        content = session.scalar(select(DeclarationUpload.content)
-                                 .where(DeclarationUpload.declaration_id == declaration_id))
-        rows = parse(content, declaration.source_format, errors)
-        _set_total(session, declaration_id, len(rows))
-        if not len(rows) and not errors:
-            errors.add(0, "file", "EMPTY_DECLARATION", "The file declares no packs.")
-        checked = check(session, rows, errors, on, progress=report)
-        if not errors:
-            _permit_errors(session, declaration, checked, errors, on)
-        if not errors:
-            with uow:
-                draw_down(uow, declaration.permit_id, declaration.importer_id, checked.packs_by_product, on)
-                written = _write(uow, declaration, rows, checked, errors)
-                if written:
-                    events.record(uow, EventType.COMMISSION, location_id=declaration.location_id,
-                                  to_state=PackState.ACTIVE, declaration_id=declaration.id, count=written,
-                                  document=("declaration", declaration.number),
-                                  details={"permit_id": declaration.permit_id})
-                    session.execute(update(Declaration).where(Declaration.id == declaration.id).values(
-                        status="ACCEPTED", packs_done=written, finished_at=utcnow(), errors=[], error_count=0))
-                    uow.audit("declaration.accept", "declaration", declaration.id,
-                              {"number": declaration.number, "packs": written,
-                               "packs_by_product": checked.packs_by_product})
-                    uow.commit()
+        _check_and_commission(uow, declaration, errors)
     except ValidationFailed as exc:
         session.rollback()
         for name, messages in exc.errors.items():
             for message in messages if isinstance(messages, list) else [messages]:
                 errors.add(0, name, exc.code, message)
-    except PharmaError as exc:  # the permit's drawdown refused (quantity, validity)
+    except PharmaError as exc:  # the permit's drawdown refused (quantity, validity, licence)
         session.rollback()
         errors.add(0, "permit", exc.code, exc.detail)
     if errors:
@@ -528,6 +502,65 @@ def process_declaration(uow: UnitOfWork, declaration_id: int) -> Declaration:
             {"number": declaration.number, "errors": errors.count, "first": errors.report()[:5]})
         session.commit()
     return session.get(Declaration, declaration_id, populate_existing=True)
+
+
+def _check_and_commission(uow: UnitOfWork, declaration: Declaration, errors: ErrorLog) -> None:
+    """Parse, check and write in one transaction; returns with ``errors`` filled and nothing
+    committed when any line is wrong.
+
+    On PostgreSQL the packs are copied in a background thread while the file is checked: the
+    server inserts (the longest part, on its own core) while Python checks. Batches and cases get
+    their ids from their sequences first (packs have no foreign keys, so their rows follow after
+    the packs). Nothing is committed unless every check passed."""
+    from pharma.permits.services import draw_down
+
+    session = uow.session
+    on = today()
+    report = _progress_writer(session, declaration.id)
+    content = session.scalar(select(DeclarationUpload.content)
+                             .where(DeclarationUpload.declaration_id == declaration.id))
+    rows = parse(content, declaration.source_format, errors)
+    del content
+    _set_total(session, declaration.id, len(rows))
+    if not len(rows) and not errors:
+        errors.add(0, "file", "EMPTY_DECLARATION", "The file declares no packs.")
+    streaming = session.get_bind().dialect.name == "postgresql" and len(rows) and not errors
+    with uow:
+        if streaming:
+            ids = _reserve_ids(session, rows)
+            copying = _PackCopy(session, declaration, rows, ids)
+            try:
+                with Session(session.get_bind()) as reader:
+                    checked = check(reader, rows, errors, on, progress=report)
+                    if not errors:
+                        _permit_errors(reader, declaration, checked, errors, on)
+            except BaseException:
+                copying.finish(stop=True)
+                raise
+            copying.finish(stop=bool(errors))
+            if not errors and copying.clashed:
+                _name_known_serials(session, rows, checked.gtin, errors)
+            if errors:
+                return
+        else:
+            checked = check(session, rows, errors, on, progress=report)
+            if not errors:
+                _permit_errors(session, declaration, checked, errors, on)
+            if errors:
+                return
+            ids = None
+        draw_down(uow, declaration.permit_id, declaration.importer_id, checked.packs_by_product, on)
+        written = _write(uow, declaration, rows, checked, errors, ids)
+        if not written:
+            return
+        events.record(uow, EventType.COMMISSION, location_id=declaration.location_id,
+                      to_state=PackState.ACTIVE, declaration_id=declaration.id, count=written,
+                      document=("declaration", declaration.number), details={"permit_id": declaration.permit_id})
+        session.execute(update(Declaration).where(Declaration.id == declaration.id).values(
+            status="ACCEPTED", packs_done=written, finished_at=utcnow(), errors=[], error_count=0))
+        uow.audit("declaration.accept", "declaration", declaration.id,
+                  {"number": declaration.number, "packs": written, "packs_by_product": checked.packs_by_product})
+        uow.commit()
 
 
 def _progress_writer(session: Session, declaration_id: int):
@@ -564,73 +597,154 @@ def _permit_errors(session: Session, declaration: Declaration, checked: Checked,
                        f"{n} packs of GTIN {gtin} declared; permit {permit.number} has {left[product_id]} left.")
 
 
-def _write(uow: UnitOfWork, declaration: Declaration, rows: Rows, checked: Checked, errors: ErrorLog) -> int:
+@dataclass
+class ReservedIds:
+    """Ids taken from the sequences before the packs are copied: the packs' rows need their batch
+    and case ids, and the batch and case rows are inserted after them (packs have no foreign keys)."""
+
+    gtin_of: dict[str, str | None]  # raw GTIN -> GTIN-14 (None: invalid, the checks report it)
+    batch_of: dict[tuple[str, str], int]  # (raw GTIN, batch) -> id, existing or reserved
+    batch_by_key: dict[tuple[str, str], int]  # (GTIN-14, batch) -> id
+    case_of: dict[str, int]  # SSCC (18 digits) -> reserved id, cases and pallets
+    sscc_of: dict[str, str | None]  # raw SSCC -> 18 digits
+
+
+def _reserve_ids(session: Session, rows: Rows) -> ReservedIds:
+    gtin_of = {raw: _try(lambda r=raw: Gtin.parse(r).value) for raw in set(rows.gtin)}
+    raw_pairs = set(zip(rows.gtin, rows.batch, strict=True))
+    keys = {(gtin_of[g], b) for g, b in raw_pairs if gtin_of[g] is not None}
+    by_key: dict[tuple[str, str], int] = {}
+    for chunk in _chunks(sorted(keys), 500):
+        by_key.update(((g, b), bid) for bid, g, b in session.execute(
+            select(Batch.id, Batch.gtin, Batch.batch).where(tuple_(Batch.gtin, Batch.batch).in_(chunk))))
+    new_keys = sorted(keys - by_key.keys())
+    by_key.update(zip(new_keys, _next_ids(session, "batches", len(new_keys)), strict=True))
+    batch_of = {(g, b): by_key[(gtin_of[g], b)] for g, b in raw_pairs if gtin_of[g] is not None}
+    raw_ssccs = set(rows.sscc) | set(rows.parent_sscc)
+    raw_ssccs.discard("")
+    sscc_of = {raw: _try(lambda r=raw: _sscc(r)) for raw in raw_ssccs}
+    ssccs = sorted({v for v in sscc_of.values() if v})
+    case_of = dict(zip(ssccs, _next_ids(session, "cases", len(ssccs)), strict=True))
+    return ReservedIds(gtin_of, batch_of, by_key, case_of, sscc_of)
+
+
+def _next_ids(session: Session, table: str, n: int) -> list[int]:
+    if not n:
+        return []
+    return list(session.scalars(text(
+        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"), {"n": n}))
+
+
+class _PackCopy:
+    """COPY of a declaration's packs, running in a thread on the session's connection while the
+    main thread checks the file on another connection. ``finish`` waits for it; ``stop`` cancels
+    it (the COPY fails and the transaction is rolled back by the caller). ``clashed``: the unique
+    index refused a serial already known (or twice in the file)."""
+
+    CHUNK = 50_000
+
+    def __init__(self, session: Session, declaration: Declaration, rows: Rows, ids: ReservedIds) -> None:
+        self.savepoint = session.begin_nested()
+        self.conn = session.connection().connection.driver_connection
+        self.error: BaseException | None = None
+        self.clashed = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(declaration, rows, ids, utcnow()),
+                                        name=f"copy-declaration-{declaration.id}", daemon=True)
+        self._thread.start()
+
+    def _run(self, declaration: Declaration, rows: Rows, ids: ReservedIds, now) -> None:
+        loc = declaration.location_id
+        tail = f"\t{declaration.id}\t{loc}\tACTIVE\t{now.isoformat()}\t{loc}\n"
+        gtin_of, batch_of, case_of, sscc_of = ids.gtin_of, ids.batch_of, ids.case_of, ids.sscc_of
+        case_text = {raw: str(case_of[v]) if v else "0" for raw, v in sscc_of.items()}
+        case_text[""] = "\\N"
+        try:
+            with self.conn.cursor() as cur, cur.copy(COPY_PACKS) as copy:
+                for start in range(0, len(rows), self.CHUNK):
+                    if self._stop.is_set():
+                        raise _Cancelled
+                    end = start + self.CHUNK
+                    copy.write("".join(
+                        f"{gtin_of[g] or ''}\t{s}\t{batch_of.get((g, b), 0)}\t{case_text[c]}{tail}"
+                        for g, b, s, c in zip(rows.gtin[start:end], rows.batch[start:end], rows.serial[start:end],
+                                              rows.sscc[start:end], strict=True)))
+        except BaseException as exc:  # reported to the main thread by finish()
+            self.error = exc
+
+    def finish(self, stop: bool) -> None:
+        if stop:
+            self._stop.set()
+        self._thread.join()
+        if stop:
+            return  # the caller rolls back; whatever the COPY met does not matter
+        import psycopg
+
+        if isinstance(self.error, psycopg.errors.UniqueViolation):
+            self.savepoint.rollback()
+            self.clashed = True
+        elif self.error is not None:
+            raise self.error
+        else:
+            self.savepoint.commit()
+
+
+class _Cancelled(Exception):
+    pass
+
+
+COPY_PACKS = ("COPY packs (gtin, serial, batch_id, case_id, declaration_id, location_id, state, state_changed_at,"
+              " state_location_id) FROM STDIN")
+
+
+def _write(uow: UnitOfWork, declaration: Declaration, rows: Rows, checked: Checked, errors: ErrorLog,
+           ids: ReservedIds | None) -> int:
+    """Batches, cases and (unless they are copied already: ``ids`` given) packs."""
     session = uow.session
-    batch_ids = dict(checked.existing_batches)
     new_batches = [
         {"gtin": g, "batch": b, "expiry_raw": exp.raw, "expiry": exp.date,
          "manufactured_on": date.fromisoformat(made) if made else None,
          "product_id": checked.products[g], "declaration_id": declaration.id}
-        for (g, b), (exp, made) in checked.batch_keys.items() if (g, b) not in batch_ids
+        for (g, b), (exp, made) in checked.batch_keys.items() if (g, b) not in checked.existing_batches
     ]
+    case_rows = [{"sscc": s, "parent": p} for s, p in checked.cases.items()]
+    pallets_first = sorted(case_rows, key=lambda r: r["parent"] is not None)
+    if ids is not None:
+        for row in new_batches:
+            row["id"] = ids.batch_by_key[(row["gtin"], row["batch"])]
+        if new_batches:
+            session.execute(insert(Batch), new_batches)
+        if case_rows:
+            session.execute(insert(Case), [
+                {"id": ids.case_of[r["sscc"]], "sscc": r["sscc"], "declaration_id": declaration.id,
+                 "location_id": declaration.location_id,
+                 "parent_id": ids.case_of[r["parent"]] if r["parent"] else None} for r in pallets_first])
+        return len(rows)
+    batch_ids = dict(checked.existing_batches)
     if new_batches:
         for bid, g, b in session.execute(
             insert(Batch).returning(Batch.id, Batch.gtin, Batch.batch, sort_by_parameter_order=True), new_batches
         ):
             batch_ids[(g, b)] = bid
     case_ids: dict[str, int] = {}
-    if checked.cases:
-        for cid, sscc in session.execute(
-            insert(Case).returning(Case.id, Case.sscc, sort_by_parameter_order=True),
-            [{"sscc": s, "declaration_id": declaration.id, "location_id": declaration.location_id}
-             for s in checked.cases],
-        ):
-            case_ids[sscc] = cid
-        nested = [{"cid": case_ids[s], "pid": case_ids[p]} for s, p in checked.cases.items() if p]
-        if nested:
-            from sqlalchemy import bindparam
-
-            table = Case.__table__
-            session.connection().execute(
-                table.update().where(table.c.id == bindparam("cid")).values(parent_id=bindparam("pid")), nested)
+    for level in ([r for r in case_rows if not r["parent"]], [r for r in case_rows if r["parent"]]):
+        if level:  # pallets first, so that each case is inserted with its pallet's id
+            for cid, sscc in session.execute(insert(Case).returning(Case.id, Case.sscc, sort_by_parameter_order=True), [
+                {"sscc": r["sscc"], "declaration_id": declaration.id, "location_id": declaration.location_id,
+                 "parent_id": case_ids[r["parent"]] if r["parent"] else None} for r in level]):
+                case_ids[sscc] = cid
     now = utcnow()
     sscc_of = {raw: _sscc(raw) for raw in set(rows.sscc) if raw}
     batch_col = [batch_ids[(g, b)] for g, b in zip(checked.gtin, rows.batch, strict=True)]
     case_col = [case_ids[sscc_of[s]] if s else None for s in rows.sscc]
     try:
         with session.begin_nested():
-            if session.get_bind().dialect.name == "postgresql":
-                _copy_packs(session, declaration, checked.gtin, rows.serial, batch_col, case_col, now)
-            else:
-                _insert_packs(session, declaration, checked.gtin, rows.serial, batch_col, case_col, now)
+            _insert_packs(session, declaration, checked.gtin, rows.serial, batch_col, case_col, now)
     except IntegrityError:
         _name_known_serials(session, rows, checked.gtin, errors)
         session.rollback()
         return 0
     return len(rows)
-
-
-def _copy_packs(session, declaration, gtins, serials, batch_col, case_col, now) -> None:
-    conn = session.connection().connection.driver_connection
-    loc = declaration.location_id
-    NULL = "\\N"
-    head = f"\t{declaration.id}\t{loc}\tACTIVE\t{now.isoformat()}\t{loc}\n"
-    import psycopg
-
-    statement = ("COPY packs (gtin, serial, batch_id, case_id, declaration_id, location_id, state, state_changed_at,"
-                 " state_location_id) FROM STDIN")
-    try:
-        with conn.cursor() as cur, cur.copy(statement) as copy:
-            chunk: list[str] = []
-            for g, s, b, c in zip(gtins, serials, batch_col, case_col, strict=True):
-                chunk.append(f"{g}\t{s}\t{b}\t{NULL if c is None else c}{head}")
-                if len(chunk) == 50_000:
-                    copy.write("".join(chunk))
-                    chunk.clear()
-            if chunk:
-                copy.write("".join(chunk))
-    except psycopg.errors.UniqueViolation as exc:  # the driver's own error: COPY bypasses SQLAlchemy
-        raise IntegrityError(statement, None, exc) from exc
 
 
 def _insert_packs(session, declaration, gtins, serials, batch_col, case_col, now) -> None:

@@ -17,9 +17,11 @@ def _importer(w: World):
 
         if w.role == "importer":
             org_id = w.caller_user.organisation_id
-            from pharma.parties.models import Location
+            from pharma.parties.models import Location, Organisation
+            from tests.integration.test_permits_support import license_importer
 
             loc = w.make.session.query(Location).filter_by(organisation_id=org_id).first()
+            license_importer(w.make, w.make.session.get(Organisation, org_id))
             pid, gtin = product(w.make, 900 + org_id)
             permit = ImportPermit(number=f"IP-A-{org_id}", importer_id=org_id, status="APPROVED",
                                   requested_valid_until=TODAY + timedelta(days=30), valid_from=TODAY,

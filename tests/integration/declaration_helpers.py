@@ -10,6 +10,7 @@ from pharma.register import services as reg
 from pharma.shared.actor import Actor
 from pharma.shared.uow import UnitOfWork
 from tests.factories import Factory, Made, gtin13
+from tests.integration.test_permits_support import license_importer
 
 TODAY = date.today()
 EXPIRY = (TODAY + timedelta(days=700)).strftime("%y%m%d")
@@ -39,7 +40,7 @@ class Importer:
 
 def importer_with_permit(make: Factory, packs: int = 1000, products: int = 2, status: str = "APPROVED",
                          valid_until: date | None = None) -> Importer:
-    org = make.org("importer")
+    org = license_importer(make)
     caller = make.caller("importer", org=org)
     made = [product(make, org.id * 10 + i) for i in range(products)]
     permit = ImportPermit(number=f"IP-T-{org.id}", importer_id=org.id, status=status,

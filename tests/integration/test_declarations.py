@@ -276,3 +276,81 @@ def test_a_rejected_declaration_page_lists_the_errors_and_links_the_report(clien
     assert "Rejected: nothing was written" in shown
     assert "Expiry month 13 is not 01 to 12" in shown
     assert f"/declarations/{res.json['id']}/errors.csv" in shown
+
+
+def _suspend_licences(session, org_id: int) -> None:
+    from pharma.parties.models import Licence
+
+    for lic in session.scalars(select(Licence).where(Licence.organisation_id == org_id)):
+        lic.status = "suspended"
+    session.commit()
+
+
+def test_an_importer_whose_licence_is_suspended_cannot_declare_against_an_approved_permit(client, make, db_session):
+    imp = importer_with_permit(make, products=1)
+    _suspend_licences(db_session, imp.org_id)
+    res = upload(client, imp, csv_file([(imp.gtins[0], "B1", EXPIRY, "L1", "", "")]))
+    assert res.status_code == 409
+    assert res.json["code"] == "NO_IMPORT_LICENCE"
+    assert count(db_session, Declaration) == 0
+
+
+def test_a_licence_suspended_while_the_file_waits_rejects_it_when_processed(make, db_session):
+    from pharma.shared.actor import Actor
+    from pharma.shared.uow import UnitOfWork
+    from pharma.trace.declarations import NewDeclaration, process_declaration, submit_declaration
+
+    imp = importer_with_permit(make, products=1)
+    actor = Actor(user_id=imp.caller.user.id, org_id=imp.org_id, roles=frozenset({"importer"}), username="imp")
+    d = submit_declaration(UnitOfWork(db_session, actor), NewDeclaration(
+        imp.permit_id, imp.location_id, "csv", "a.csv", csv_file([(imp.gtins[0], "B1", EXPIRY, "L2", "", "")])))
+    _suspend_licences(db_session, imp.org_id)
+    done = process_declaration(UnitOfWork(db_session, Actor.system()), d.id)
+    assert done.status == "REJECTED"
+    assert [e["code"] for e in done.errors] == ["NO_IMPORT_LICENCE"]
+    assert count(db_session, Pack) == 0
+    assert db_session.scalar(select(PermitLine.packs_used)) == 0
+
+
+@pytest.mark.parametrize("fault", ["bad serial on the last line", "serial known already", "two expiries"])
+def test_a_fault_anywhere_in_a_file_written_in_many_chunks_leaves_nothing(client, make, db_session, monkeypatch,
+                                                                          fault):
+    from pharma.trace.declarations import _PackCopy
+
+    monkeypatch.setattr(_PackCopy, "CHUNK", 7)  # PostgreSQL copies while checking: make it span many chunks
+    imp = importer_with_permit(make, products=1)
+    g = imp.gtins[0]
+    assert upload(client, imp, csv_file([(g, "K0", EXPIRY, "KNOWN", "", "")])).json["status"] == "ACCEPTED"
+    rows = [(g, f"K{i % 3 + 1}", EXPIRY, f"C{i:04d}", sscc(500 + i // 10), "") for i in range(60)]
+    if fault == "bad serial on the last line":
+        rows[-1] = (g, "K1", EXPIRY, "BAD SERIAL", "", "")
+    elif fault == "serial known already":
+        rows[40] = (g, "K2", EXPIRY, "KNOWN", sscc(504), "")
+    else:
+        rows[33] = (g, "K1", "291231", "C0033", sscc(503), "")
+    res = upload(client, imp, csv_file(rows))
+    assert res.json["status"] == "REJECTED"
+    expected = {"bad serial on the last line": [(61, "INVALID_SERIAL")],
+                "serial known already": [(42, "SERIAL_ALREADY_COMMISSIONED")],
+                "two expiries": [(35, "BATCH_EXPIRY_CONFLICT")]}[fault]
+    assert [(e["line"], e["code"]) for e in res.json["first_errors"]] == expected
+    assert count(db_session, Pack) == 1
+    assert count(db_session, Batch) == 1
+    assert count(db_session, Case) == 0
+    assert db_session.scalar(select(PermitLine.packs_used)) == 1
+
+
+def test_a_file_written_in_many_chunks_commissions_every_pack_with_its_batch_and_case(client, make, db_session,
+                                                                                       monkeypatch):
+    from pharma.trace.declarations import _PackCopy
+
+    monkeypatch.setattr(_PackCopy, "CHUNK", 7)
+    imp = importer_with_permit(make, products=1)
+    g = imp.gtins[0]
+    rows = [(g, f"M{i % 3}", EXPIRY, f"M{i:04d}", sscc(700 + i // 10), sscc(799)) for i in range(60)]
+    assert upload(client, imp, csv_file(rows)).json["status"] == "ACCEPTED"
+    got = db_session.execute(select(Pack.serial, Batch.batch, Case.sscc).join(Batch, Batch.id == Pack.batch_id)
+                             .join(Case, Case.id == Pack.case_id).order_by(Pack.serial)).all()
+    assert got == [(f"M{i:04d}", f"M{i % 3}", sscc(700 + i // 10)) for i in range(60)]
+    pallet = db_session.scalar(select(Case.id).where(Case.sscc == sscc(799)))
+    assert set(db_session.scalars(select(Case.parent_id).where(Case.sscc != sscc(799)))) == {pallet}
