@@ -1,0 +1,3 @@
+from scanners.cli import main
+
+raise SystemExit(main())
