@@ -21,7 +21,7 @@ blp = Blueprint("history_api", __name__,
 @blp.get("/shipments/<int:shipment_id>/epcis")
 @blp.response(200, s.EpcisDocumentOut, content_type=epcis.MEDIA_TYPE)
 def shipment_epcis(shipment_id):
-    """A shipment's SHIP and RECEIVE events as a GS1 EPCIS 2.0 JSON-LD document."""
+    """A shipment's events (shipped, received, missing packs resolved) as a GS1 EPCIS 2.0 JSON-LD document."""
     return epcis.export_shipment(uow(), shipment_id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from pharma.shared.http import uow
+from pharma.trace import missing
 from pharma.trace import movements as svc
 from pharma.trace import schemas_movements as s
 
@@ -30,10 +31,14 @@ def list_shipments(args):
 
 
 @blp.get("/shipments/<int:shipment_id>")
+@blp.arguments(s.ShipmentPacksQuery, location="query")
 @blp.response(200, s.ShipmentDetail)
-def get_shipment(shipment_id):
-    """One shipment with each pack it carries and how it arrived."""
-    return svc.get_shipment(uow(), shipment_id)
+def get_shipment(args, shipment_id):
+    """One shipment, its pack counts by outcome, and a page of its packs with how each arrived.
+
+    An ordinary shipment's packs fit on the first page (1,000 by default); page through a large one
+    with ``page`` and ``per_page``, or list only the packs of one outcome (``outcome=MISSING``)."""
+    return svc.get_shipment(uow(), shipment_id, s.pack_list_query(args))
 
 
 @blp.post("/shipments/<int:shipment_id>/receive")
@@ -42,6 +47,19 @@ def get_shipment(shipment_id):
 def receive(args, shipment_id):
     """Receive a shipment by the cases and packs scanned: accepted at once, discrepancies flagged."""
     return svc.receive(uow(), shipment_id, s.receipt(args))
+
+
+@blp.post("/shipments/<int:shipment_id>/missing")
+@blp.arguments(s.ResolveMissingIn)
+@blp.response(200, s.ShipmentDetail)
+def resolve_missing(args, shipment_id):
+    """Resolve packs missing at receipt: FOUND by the receiver, RETURNED to or LOST by the sender.
+
+    FOUND moves custody to the receiver, as a late receipt; RETURNED takes the packs off the shipment,
+    still in the sender's custody; LOST makes them STOLEN at the sender's location (give the reason in
+    ``note``). All or nothing: each pack that is not missing on this shipment, or already resolved, is
+    listed in the 409 PACKS_REFUSED problem with its own code."""
+    return missing.resolve_missing(uow(), shipment_id, s.resolve_command(args))
 
 
 @blp.post("/decommissions")

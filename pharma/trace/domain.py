@@ -46,6 +46,20 @@ class EventType(StrEnum):
     RECALL = "RECALL"
     WITHDRAW = "WITHDRAW"
     DISPENSE = "DISPENSE"
+    RESOLVE_MISSING = "RESOLVE_MISSING"  # a pack missing at receipt: found, back with the sender, or lost
+
+
+class Resolution(StrEnum):
+    """How a pack that was MISSING at receipt was cleared up, and by which side."""
+
+    FOUND = "FOUND"  # the receiver found it after all: custody moves to the receiver
+    RETURNED = "RETURNED"  # it never left, or came back: it stays with the sender
+    LOST = "LOST"  # lost in transit: STOLEN at the sender's location
+
+    @property
+    def action(self) -> str:
+        """The policy action of the side that may say so: the receiver finds, the sender takes back or loses."""
+        return "trace.receive" if self is Resolution.FOUND else "trace.ship"
 
 
 class PackNotActive(RuleViolation):

@@ -27,7 +27,7 @@ from urllib.parse import quote
 from pharma.shared.time import utcnow
 from pharma.shared.uow import UnitOfWork
 from pharma.trace import history
-from pharma.trace.domain import EventType, PackState
+from pharma.trace.domain import EventType, PackState, Resolution
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 PHARMA_NS = "https://pharma.example/epcis/"
@@ -62,14 +62,24 @@ DECOMMISSIONS: dict[str, Mapping] = {
     PackState.LOCKED: Mapping("OBSERVE", "holding", "non_sellable_other"),
     PackState.DISPENSED: Mapping("DELETE", "dispensing", "dispensed"),
 }
+# a pack missing at receipt, by how it was cleared up: found by the receiver is a late receipt;
+# back with the sender voids its shipping; lost in transit is stolen (it alerts when scanned again)
+RESOLUTIONS: dict[str, Mapping] = {
+    Resolution.FOUND: Mapping("OBSERVE", "receiving", "in_progress"),
+    Resolution.RETURNED: Mapping("OBSERVE", "void_shipping", "active"),
+    Resolution.LOST: Mapping("DELETE", "decommissioning", "stolen"),
+}
 RETAIL_SALE = Mapping("DELETE", "retail_selling", "retail_sold")
 UNKNOWN = Mapping("OBSERVE", "other", None)
 # business transaction types: CBV's own where one fits, else ours
 TRANSACTION_TYPES = {"shipment": "desadv", "permit": "cert"}
 
 
-def mapping(type: str, to_state: str | None = None, document_type: str | None = None) -> Mapping:
+def mapping(type: str, to_state: str | None = None, document_type: str | None = None,
+            resolution: str | None = None) -> Mapping:
     """The CBV action, business step and disposition for one of our events."""
+    if type == EventType.RESOLVE_MISSING:
+        return RESOLUTIONS.get(resolution or "", UNKNOWN)
     if type == EventType.DECOMMISSION:
         return DECOMMISSIONS.get(to_state or "", Mapping("DELETE", "decommissioning", "inactive"))
     if type == EventType.DISPENSE and (document_type or "").lower() in RETAIL_DOCUMENTS:
@@ -120,7 +130,7 @@ def object_event(entry: history.HistoryEntry, *, epcs: list[str] | tuple = (), c
                  ilmd: dict | None = None, source_gln: str | None = None,
                  destination_gln: str | None = None) -> dict:
     """One of our events as an EPCIS 2.0 ObjectEvent about ``epcs`` (instances) or ``classes``."""
-    m = mapping(entry.type, entry.to_state, entry.document_type)
+    m = mapping(entry.type, entry.to_state, entry.document_type, (entry.details or {}).get("resolution"))
     event: dict = {
         "type": "ObjectEvent",
         "eventTime": timestamp(entry.at),
@@ -155,6 +165,8 @@ def object_event(entry: history.HistoryEntry, *, epcs: list[str] | tuple = (), c
         event["pharma:toState"] = entry.to_state
     if entry.reason:
         event["pharma:reason"] = entry.reason
+    if entry.type == EventType.RESOLVE_MISSING and entry.details.get("resolution"):
+        event["pharma:resolution"] = entry.details["resolution"]
     return event
 
 
@@ -187,7 +199,8 @@ def pack_document(pack: history.PackView, entries: list[history.HistoryEntry],
 
 def shipment_document(shipment: history.ShipmentView, events: list[history.ShipmentEvent],
                       created: datetime | None = None) -> dict:
-    """A shipment's SHIP and RECEIVE events, each about the shipment's packs it covered."""
+    """A shipment's SHIP and RECEIVE events (and the resolutions of packs missing at receipt), each
+    about the shipment's packs it covered."""
     out = [object_event(se.entry, epcs=[sgtin_uri(g, s) for g, s in se.packs],
                         source_gln=shipment.from_gln, destination_gln=shipment.to_gln)
            for se in events]

@@ -302,13 +302,23 @@ def read_shipment(uow: UnitOfWork, shipment_id: int) -> ShipmentView:
     return shipment
 
 
+SHIPMENT_EVENTS = (EventType.SHIP.value, EventType.RECEIVE.value, EventType.RESOLVE_MISSING.value)
+
+
 def shipment_history(uow: UnitOfWork, shipment_id: int) -> list[ShipmentEvent]:
-    """The shipment's SHIP and RECEIVE events, oldest first, each with the shipment's packs it covers.
+    """The shipment's SHIP and RECEIVE events and the resolutions of its missing packs, oldest
+    first, each with the shipment's packs it covers.
 
     An event belongs to the shipment when it is linked to the shipment's packs and names the
     shipment (its id or number) as its document."""
     shipment = read_shipment(uow, shipment_id)
     return _shipment_events(uow.session, shipment)
+
+
+def shipment_events(uow: UnitOfWork, shipment_id: int) -> list[HistoryEntry]:
+    """The shipment's events without their pack lists (however many packs it carries), for its page."""
+    shipment = read_shipment(uow, shipment_id)
+    return _history_rows(uow.session, _shipment_covering(shipment))
 
 
 def shipment_with_history(uow: UnitOfWork, shipment_id: int) -> tuple[ShipmentView, list[ShipmentEvent]]:
@@ -317,19 +327,22 @@ def shipment_with_history(uow: UnitOfWork, shipment_id: int) -> tuple[ShipmentVi
     return shipment, _shipment_events(uow.session, shipment)
 
 
-def _shipment_events(session: Session, shipment: ShipmentView) -> list[ShipmentEvent]:
+def _shipment_covering(shipment: ShipmentView):
     names = (str(shipment.id), shipment.number)
-    covering = (
+    return (
         select(TraceEvent.id.label("id"), literal("PACK").label("scope"))
         .join(TraceEventPack, TraceEventPack.event_id == TraceEvent.id)
         .join(ShipmentPack, ShipmentPack.pack_id == TraceEventPack.pack_id)
         .where(ShipmentPack.shipment_id == shipment.id,
-               TraceEvent.type.in_((EventType.SHIP.value, EventType.RECEIVE.value)),
+               TraceEvent.type.in_(SHIPMENT_EVENTS),
                TraceEvent.document_id.in_(names))
         .distinct()
         .subquery("covering")
     )
-    entries = _history_rows(session, covering)
+
+
+def _shipment_events(session: Session, shipment: ShipmentView) -> list[ShipmentEvent]:
+    entries = _history_rows(session, _shipment_covering(shipment))
     if not entries:
         return []
     packs: dict[int, list[tuple[str, str]]] = {e.id: [] for e in entries}

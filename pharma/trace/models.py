@@ -161,17 +161,27 @@ class Shipment(Base):
 
 
 class ShipmentPack(Base):
-    """Every pack a shipment carries (packs of shipped cases included), and how it arrived."""
+    """Every pack a shipment carries (packs of shipped cases included), and how it arrived.
+
+    A pack MISSING at receipt keeps that outcome for the record; how the discrepancy was cleared
+    up later (found at the receiver, back with the sender, lost in transit) is its ``resolution``.
+    """
 
     __tablename__ = "shipment_packs"
     __table_args__ = (
         CheckConstraint("outcome IS NULL OR outcome IN ('RECEIVED', 'MISSING', 'DAMAGED', 'EXTRA')",
                         name="outcome_known"),
+        CheckConstraint("resolution IS NULL OR resolution IN ('FOUND', 'RETURNED', 'LOST')",
+                        name="resolution_known"),
+        CheckConstraint("resolution IS NULL OR (outcome = 'MISSING' AND resolved_at IS NOT NULL)",
+                        name="resolution_of_missing"),
     )
 
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True)
     pack_id: Mapped[int] = mapped_column(ForeignKey("packs.id"), primary_key=True, index=True)
     outcome: Mapped[str | None] = mapped_column(String(10))
+    resolution: Mapped[str | None] = mapped_column(String(10))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TraceEvent(Base):

@@ -7,7 +7,7 @@ writes its trace event through ``trace.events.record`` in the same transaction.
 
 Missing packs: a receipt that does not scan a pack of the shipment flags it MISSING and leaves
 it where it was: still in transit on that shipment, custody not moved (the sender remains its
-custodian of record until the discrepancy is cleared up).
+custodian of record until the discrepancy is cleared up by ``trace.missing.resolve_missing``).
 """
 
 from __future__ import annotations
@@ -196,14 +196,34 @@ class ShipmentQuery:
     per_page: int = 25
 
 
+# what a shipment's pack list may be filtered by: MISSING first, it is what a receiver looks for;
+# IN_TRANSIT is a pack not received yet (no outcome)
+PACK_FILTERS = ("MISSING", "RECEIVED", "DAMAGED", "EXTRA", "IN_TRANSIT")
+PACKS_PER_PAGE = 1000  # the API's default page of a shipment's packs: a whole ordinary shipment
+
+
+@dataclass(frozen=True)
+class PackListQuery:
+    """Which of a shipment's packs to list: one page of them, optionally of one outcome."""
+
+    page: int = 1
+    per_page: int = PACKS_PER_PAGE
+    outcome: str | None = None  # one of PACK_FILTERS
+
+
 @dataclass
 class ShipmentView:
-    """A shipment with its two locations by name, for lists and pages."""
+    """A shipment with its two locations by name, for lists and pages; ``packs`` is one page of its
+    packs (``pack_page`` says which), ``counts`` how many packs it carried by outcome and resolution."""
 
     shipment: Shipment
     from_location: Location
     to_location: Location
     packs: list[dict] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    pack_page: Page | None = None
+    pack_filter: str | None = None  # the outcome ``packs`` are limited to, if any
+    unresolved: list[dict] = field(default_factory=list)  # the first missing packs still to clear up
 
     def __getattr__(self, name):
         return getattr(self.shipment, name)
@@ -591,9 +611,12 @@ def list_shipments(uow: UnitOfWork, query: ShipmentQuery) -> Page:
     return Page([ShipmentView(sh, a, b) for sh, a, b in rows], total, query.page, query.per_page)
 
 
-def get_shipment(uow: UnitOfWork, shipment_id: int) -> ShipmentView:
-    """A shipment with every pack it carried and how each arrived."""
+def get_shipment(uow: UnitOfWork, shipment_id: int, packs: PackListQuery | None = None,
+                 unresolved: int = 0) -> ShipmentView:
+    """A shipment, its pack counts by outcome, and one page of its packs with how each arrived
+    (and, with ``unresolved``, the first that many missing packs still to clear up)."""
     authorize(uow.actor, "trace.shipment.read")
+    query = _pack_query(packs)
     s = uow.session
     shipment = s.get(Shipment, shipment_id)
     if shipment is None:
@@ -602,18 +625,65 @@ def get_shipment(uow: UnitOfWork, shipment_id: int) -> ShipmentView:
     org_id = scoped_org(uow.actor, "trace.shipment.read")
     if org_id is not None and org_id not in (origin.organisation_id, dest.organisation_id):
         raise NotFound(f"No shipment with id {shipment_id}.")
-    return _view(s, shipment, origin, dest)
+    view = _view(s, shipment, origin, dest, query)
+    if unresolved and view.counts["missing_unresolved"]:
+        view.unresolved = _pack_rows(s, _pack_list(shipment.id).where(
+            ShipmentPack.outcome == Outcome.MISSING.value, ShipmentPack.resolution.is_(None)).limit(unresolved))
+    return view
 
 
-def _view(s: Session, shipment: Shipment, origin: Location, dest: Location) -> ShipmentView:
-    rows = s.execute(
-        select(Pack.gtin, Pack.serial, Batch.batch, Batch.expiry, Case.sscc, ShipmentPack.outcome)
-        .join(Pack, Pack.id == ShipmentPack.pack_id).join(Batch, Batch.id == Pack.batch_id)
-        .outerjoin(Case, Case.id == Pack.case_id)
-        .where(ShipmentPack.shipment_id == shipment.id).order_by(Pack.gtin, Pack.serial)).all()
-    packs = [{"gtin": r[0], "serial": r[1], "batch": r[2], "expiry": r[3], "sscc": r[4], "outcome": r[5]}
-             for r in rows]
-    return ShipmentView(shipment, origin, dest, packs)
+def _pack_query(query: PackListQuery | None) -> PackListQuery:
+    query = query or PackListQuery()
+    if query.outcome is not None and query.outcome not in PACK_FILTERS:
+        raise ValidationFailed({"outcome": [f"Use one of {', '.join(PACK_FILTERS)}."]})
+    if query.page < 1 or query.per_page < 1:
+        raise ValidationFailed({"page": ["Pages and their sizes count from 1."]})
+    return query
+
+
+def _pack_list(shipment_id: int):
+    return (select(Pack.gtin, Pack.serial, Batch.batch, Batch.expiry, Case.sscc, ShipmentPack.outcome,
+                   ShipmentPack.resolution, ShipmentPack.resolved_at)
+            .select_from(ShipmentPack)
+            .join(Pack, Pack.id == ShipmentPack.pack_id).join(Batch, Batch.id == Pack.batch_id)
+            .outerjoin(Case, Case.id == Pack.case_id)
+            .where(ShipmentPack.shipment_id == shipment_id).order_by(Pack.gtin, Pack.serial))
+
+
+def _pack_rows(s: Session, stmt) -> list[dict]:
+    return [{"gtin": r[0], "serial": r[1], "batch": r[2], "expiry": r[3], "sscc": r[4], "outcome": r[5],
+             "resolution": r[6], "resolved_at": r[7]} for r in s.execute(stmt)]
+
+
+def pack_counts(s: Session, shipment_id: int) -> dict[str, int]:
+    """How many packs a shipment carried, by outcome (``in_transit``: not received yet) and, of the
+    missing ones, by resolution (``missing_unresolved``: not cleared up yet)."""
+    counts = dict.fromkeys(("in_transit", "received", "damaged", "missing", "extra", "missing_unresolved",
+                            "found", "returned", "lost"), 0)
+    for outcome, resolution, n in s.execute(
+            select(ShipmentPack.outcome, ShipmentPack.resolution, func.count())
+            .where(ShipmentPack.shipment_id == shipment_id)
+            .group_by(ShipmentPack.outcome, ShipmentPack.resolution)):
+        counts[(outcome or "in_transit").lower()] += n
+        if outcome == Outcome.MISSING.value:
+            counts[(resolution or "missing_unresolved").lower()] += n
+    return counts
+
+
+def _view(s: Session, shipment: Shipment, origin: Location, dest: Location,
+          query: PackListQuery | None = None) -> ShipmentView:
+    query = query or PackListQuery()
+    counts = pack_counts(s, shipment.id)
+    stmt = _pack_list(shipment.id)
+    if query.outcome == "IN_TRANSIT":
+        stmt, total = stmt.where(ShipmentPack.outcome.is_(None)), counts["in_transit"]
+    elif query.outcome:
+        stmt, total = stmt.where(ShipmentPack.outcome == query.outcome), counts[query.outcome.lower()]
+    else:
+        total = sum(counts[k] for k in ("in_transit", "received", "damaged", "missing", "extra"))
+    packs = _pack_rows(s, stmt.limit(query.per_page).offset((query.page - 1) * query.per_page))
+    return ShipmentView(shipment, origin, dest, packs, counts, Page(packs, total, query.page, query.per_page),
+                        query.outcome)
 
 
 @dataclass(frozen=True)

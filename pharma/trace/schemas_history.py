@@ -55,7 +55,7 @@ class WhereOut(ma.Schema):
 class PackEventOut(ma.Schema):
     id = ma.fields.Integer()
     type = ma.fields.String(metadata={"description": "COMMISSION, SHIP, RECEIVE, DECOMMISSION, UNDO, RECALL, "
-                                                     "WITHDRAW or DISPENSE"})
+                                                     "WITHDRAW, DISPENSE or RESOLVE_MISSING"})
     at = ma.fields.DateTime()
     scope = ma.fields.String(metadata={"description": "How the event covers the pack: PACK, BATCH, PRODUCT or "
                                                       "DECLARATION"})
@@ -67,6 +67,9 @@ class PackEventOut(ma.Schema):
         lambda e: {"type": e.document_type, "id": e.document_id} if e.document_type else None,
         metadata={"description": "The document behind the event: {type, id}"})
     count = ma.fields.Integer(metadata={"description": "How many packs the event covered"})
+    resolution = ma.fields.Function(
+        lambda e: (e.details or {}).get("resolution") if e.type == "RESOLVE_MISSING" else None, allow_none=True,
+        metadata={"description": "For RESOLVE_MISSING: FOUND, RETURNED or LOST"})
 
 
 class PackHistoryOut(ma.Schema):

@@ -13,7 +13,8 @@ from pharma.shared.errors import InvalidIdentifier
 from pharma.shared.identifiers import Gtin, Serial, Sscc
 from pharma.shared.schemas import PageQuery, page_schema
 from pharma.trace import movements as svc
-from pharma.trace.domain import DECOMMISSION_REASONS
+from pharma.trace.domain import DECOMMISSION_REASONS, Resolution
+from pharma.trace.missing import ResolveMissing
 
 _REASON = validate.Length(min=3, max=500)
 _MAX_ITEMS = validate.Length(max=100_000)
@@ -101,6 +102,20 @@ class UndoIn(ma.Schema):
     reason = ma.fields.String(required=True, validate=_REASON)
 
 
+class ResolveMissingIn(ma.Schema):
+    packs = ma.fields.List(ma.fields.Nested(PackIn), required=True, validate=validate.Length(min=1, max=100_000),
+                           metadata={"description": "Packs MISSING at receipt on this shipment, not resolved yet"})
+    resolution = ma.fields.String(required=True, validate=validate.OneOf([r.value for r in Resolution]), metadata={
+        "description": "FOUND (by the receiver: custody moves to it), RETURNED (by the sender: they stay with it) "
+                       "or LOST (by the sender: they become STOLEN at its location)"})
+    note = ma.fields.String(load_default="", validate=validate.Length(max=500),
+                            metadata={"description": "Why; required (3 to 500 characters) for LOST"})
+
+
+def resolve_command(args: dict) -> ResolveMissing:
+    return ResolveMissing(packs=tuple(args["packs"]), resolution=args["resolution"], note=args["note"])
+
+
 class RecallIn(ma.Schema):
     gtin = ma.fields.String(required=True, validate=_identifier(Gtin.parse))
     batch = ma.fields.String(required=True, metadata={"description": "AI 10, as printed"})
@@ -120,6 +135,19 @@ class ShipmentQuery(PageQuery):
 
 class RecallQuery(PageQuery):
     pass
+
+
+class ShipmentPacksQuery(ma.Schema):
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1),
+                             metadata={"description": "Which page of the shipment's packs"})
+    per_page = ma.fields.Integer(load_default=svc.PACKS_PER_PAGE, validate=validate.Range(min=1, max=10_000),
+                                 metadata={"description": "Packs per page (an ordinary shipment fits one)"})
+    outcome = ma.fields.String(load_default=None, validate=validate.OneOf(svc.PACK_FILTERS), metadata={
+        "description": "Only packs with this outcome; IN_TRANSIT: not received yet"})
+
+
+def pack_list_query(args: dict) -> svc.PackListQuery:
+    return svc.PackListQuery(page=args["page"], per_page=args["per_page"], outcome=args["outcome"])
 
 
 # ---------------------------------------------------------------- out
@@ -145,6 +173,9 @@ class ShipmentPackOut(ma.Schema):
     sscc = ma.fields.String(allow_none=True, metadata={"description": "The case it travelled in"})
     outcome = ma.fields.String(allow_none=True,
                                metadata={"description": "RECEIVED, DAMAGED, MISSING or EXTRA; null until received"})
+    resolution = ma.fields.String(allow_none=True, metadata={
+        "description": "For a MISSING pack, how it was cleared up: FOUND, RETURNED or LOST; null while unresolved"})
+    resolved_at = ma.fields.DateTime(allow_none=True)
 
 
 class DiscrepanciesOut(ma.Schema):
@@ -169,8 +200,35 @@ class ShipmentOut(ma.Schema):
     discrepancies = ma.fields.Nested(DiscrepanciesOut)
 
 
+class PackCountsOut(ma.Schema):
+    in_transit = ma.fields.Integer(metadata={"description": "Not received yet"})
+    received = ma.fields.Integer()
+    damaged = ma.fields.Integer()
+    missing = ma.fields.Integer(metadata={"description": "Missing at receipt, resolved or not"})
+    extra = ma.fields.Integer()
+    missing_unresolved = ma.fields.Integer(metadata={"description": "Missing packs not cleared up yet"})
+    found = ma.fields.Integer()
+    returned = ma.fields.Integer()
+    lost = ma.fields.Integer()
+
+
+class PackPageOut(ma.Schema):
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+    total = ma.fields.Integer(metadata={"description": "Packs matching the filter, on every page"})
+    pages = ma.fields.Integer()
+    outcome = ma.fields.String(allow_none=True, metadata={"description": "The outcome filter, if any"})
+
+
 class ShipmentDetail(ShipmentOut):
-    packs = ma.fields.List(ma.fields.Nested(ShipmentPackOut))
+    packs = ma.fields.List(ma.fields.Nested(ShipmentPackOut), metadata={
+        "description": "One page of the shipment's packs (see packs_page), by GTIN and serial"})
+    pack_counts = ma.fields.Nested(PackCountsOut, attribute="counts")
+    packs_page = ma.fields.Function(
+        lambda v: PackPageOut().dump({"page": v.pack_page.page, "per_page": v.pack_page.per_page,
+                                      "total": v.pack_page.total, "pages": v.pack_page.pages,
+                                      "outcome": v.pack_filter}),
+        metadata={"description": "Which page of the packs this is: {page, per_page, total, pages, outcome}"})
 
 
 ShipmentPage = page_schema(ShipmentOut, "ShipmentPage")

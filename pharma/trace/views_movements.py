@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from pharma.labels import label
 from pharma.parties.policy import authorize
 from pharma.shared.errors import PharmaError, ValidationFailed
 from pharma.shared.http import flash_error, login_required, uow
+from pharma.trace import history, missing
 from pharma.trace import movements as svc
 from pharma.trace.domain import DECOMMISSION_REASONS, INSPECTOR_REASONS
 from pharma.trace.scans import ScannedCase, ScannedPack, parse_scan_lines
@@ -18,6 +20,8 @@ from pharma.trace.scans import ScannedCase, ScannedPack, parse_scan_lines
 bp = Blueprint("movements_web", __name__, url_prefix="/trace")
 
 SHOWN_PROBLEMS = 20
+PACKS_PER_PAGE = 100  # on the shipment page; the API's default is larger
+SHOWN_MISSING = 100  # missing packs listed with a tick box; scan the rest
 
 
 def _scans(field: str) -> tuple[tuple[svc.PackRef, ...], tuple[str, ...]]:
@@ -76,11 +80,50 @@ def ship():
                            kinds=list(svc.ShipmentKind))
 
 
+def _shipment_page(work, shipment_id: int):
+    """The shipment page: counts by outcome, the missing packs to resolve, one page of packs."""
+    outcome = request.args.get("outcome") if request.args.get("outcome") in svc.PACK_FILTERS else None
+    query = svc.PackListQuery(max(1, request.args.get("page", 1, type=int)), PACKS_PER_PAGE, outcome)
+    item = svc.get_shipment(work, shipment_id, query, unresolved=SHOWN_MISSING)
+    return render_template("trace/movements/shipment.html", shipment=item, form=request.form,
+                           resolutions=missing.resolutions_for(work, item), pack_filters=svc.PACK_FILTERS,
+                           events=history.shipment_events(work, shipment_id))
+
+
 @bp.get("/shipments/<int:shipment_id>")
 @login_required
 def shipment(shipment_id: int):
-    item = svc.get_shipment(uow(), shipment_id)
-    return render_template("trace/movements/shipment.html", shipment=item)
+    return _shipment_page(uow(), shipment_id)
+
+
+@bp.post("/shipments/<int:shipment_id>/missing")
+@login_required
+def resolve_missing(shipment_id: int):
+    work = uow()
+    form = request.form
+    try:
+        scanned, cases = _scans("missing_scans")
+        if cases:
+            raise ValidationFailed({"missing_scans": [_("Scan the packs themselves, not their cases.")]})
+        ticked = form.getlist("pack") + (form.getlist("listed") if form.get("all_listed") else [])
+        packs = tuple(dict.fromkeys([*(_ticked(v) for v in ticked), *scanned]))
+        if not packs:
+            raise ValidationFailed({"pack": [_("Tick or scan at least one missing pack.")]},
+                                   detail=_("Tick or scan at least one missing pack."))
+        resolution = form.get("resolution", "")
+        missing.resolve_missing(work, shipment_id, missing.ResolveMissing(packs, resolution, form.get("note", "")))
+    except PharmaError as exc:
+        _flash(exc)
+        return _shipment_page(work, shipment_id), exc.status
+    flash(ngettext("%(num)s missing pack resolved: %(resolution)s.", "%(num)s missing packs resolved: %(resolution)s.",
+                   len(packs), resolution=label(resolution)), "success")
+    return redirect(url_for("movements_web.shipment", shipment_id=shipment_id))
+
+
+def _ticked(value: str) -> svc.PackRef:
+    """A pack ticked in the missing packs' list: its value is "GTIN serial" (a serial has no spaces)."""
+    gtin, _sep, serial = value.partition(" ")
+    return svc.PackRef(gtin, serial)
 
 
 @bp.route("/shipments/<int:shipment_id>/receive", methods=["GET", "POST"])

@@ -10,7 +10,7 @@ from pharma.shared.actor import Actor
 from pharma.shared.uow import UnitOfWork
 from pharma.trace import movements as svc
 from tests.integration.test_authorization import Case, World
-from tests.integration.trace_helpers import API, licensed, stock
+from tests.integration.trace_helpers import API, licensed, received_with_missing, stock
 
 CUSTODIANS = frozenset({"importer", "pharmacist", "head_pharmacist"})
 READERS = CUSTODIANS | {"regulator", "inspector"}
@@ -55,6 +55,16 @@ def _incoming(w: World) -> int:
     return w.extra["incoming"][0]
 
 
+def _missing(w: World) -> tuple[int, object]:
+    """A shipment received by the caller's organisation with one of its two packs missing."""
+    if "missing" not in w.extra:
+        sender = licensed(w.make, w.importer) if w.role != "importer" else w.pharmacy
+        lot = stock(w.make, sender, packs=2)
+        shipment_id = received_with_missing(w.make, lot, _own(w), lot.serials[:1])
+        w.extra["missing"] = (shipment_id, lot)
+    return w.extra["missing"]
+
+
 def _sampled(w: World) -> dict:
     lot = _lot(w)
     svc.decommission(UnitOfWork(w.make.session, Actor.system("test")),
@@ -70,6 +80,9 @@ CASES: list = [
     Case("POST", f"{API}/shipments/<int:shipment_id>/receive", CUSTODIANS,
          lambda w: f"{API}/shipments/{_incoming(w)}/receive",
          lambda w: {"packs": (_incoming(w), w.extra["incoming"][1])[1].packs()}),
+    Case("POST", f"{API}/shipments/<int:shipment_id>/missing", CUSTODIANS,
+         lambda w: f"{API}/shipments/{_missing(w)[0]}/missing",
+         lambda w: {"packs": _missing(w)[1].packs(_missing(w)[1].serials[1]), "resolution": "FOUND"}),
     Case("POST", f"{API}/decommissions", CUSTODIANS | {"inspector"}, lambda w: f"{API}/decommissions",
          lambda w: {"location_id": _lot(w).location_id, "packs": _lot(w).packs(), "reason": "SAMPLE"}),
     Case("POST", f"{API}/undos", CUSTODIANS | {"inspector"}, lambda w: f"{API}/undos", _sampled),

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from pharma.shared.errors import PharmaError
 from pharma.shared.uow import UnitOfWork
 from pharma.trace import movements as svc
-from pharma.trace.models import Pack, Shipment, TraceEvent
-from tests.integration.trace_helpers import licensed, stock
+from pharma.trace.missing import ResolveMissing, resolve_missing
+from pharma.trace.models import Pack, Shipment, ShipmentPack, TraceEvent
+from tests.integration.trace_helpers import licensed, received_with_missing, stock
 
 pytestmark = pytest.mark.postgres_only
 
@@ -113,3 +114,37 @@ def test_one_shipment_received_twice_at_once_is_received_once(make, db_session):
     assert db_session.scalar(select(func.count()).select_from(TraceEvent).where(TraceEvent.type == "RECEIVE")) == 1
     assert set(db_session.scalars(select(Pack.location_id).where(Pack.batch_id == lot.batch_id))) == {
         pharmacy.locations[0].id}
+
+
+def test_missing_packs_resolved_four_times_at_once_are_resolved_once(make, db_session):
+    importer = licensed(make, make.org("importer"))
+    pharmacy = make.org("pharmacy")
+    senders = [make.caller("importer", org=importer) for _ in range(2)]
+    receivers = [make.caller("pharmacist", org=pharmacy) for _ in range(2)]
+    lot = stock(make, importer, packs=5)
+    shipment_id = received_with_missing(make, lot, pharmacy, lot.serials[:1], sender_user=senders[0].user,
+                                        receiver_user=receivers[0].user)
+    refs = tuple(svc.PackRef(lot.gtin, s) for s in reversed(lot.serials[1:]))  # not in id order
+
+    def resolving(actor, resolution):
+        return lambda session: resolve_missing(_uow(actor, session), shipment_id,
+                                               ResolveMissing(refs, resolution, "checked the van"))
+
+    results = race([resolving(_actor(make, receivers[0].user), "FOUND"),
+                    resolving(_actor(make, receivers[1].user), "FOUND"),
+                    resolving(_actor(make, senders[0].user), "RETURNED"),
+                    resolving(_actor(make, senders[1].user), "LOST")])
+    won = [r for r in results if isinstance(r, svc.ShipmentView)]
+    lost = [r for r in results if isinstance(r, PharmaError)]
+    assert len(won) == 1 and len(lost) == 3, results
+    assert {e.code for e in lost} <= {"PACKS_REFUSED", "PACK_BUSY"}
+    db_session.expire_all()
+    (event,) = db_session.scalars(select(TraceEvent).where(TraceEvent.type == "RESOLVE_MISSING"))
+    winner = event.details["resolution"]
+    lines = db_session.scalars(select(ShipmentPack).where(ShipmentPack.shipment_id == shipment_id,
+                                                          ShipmentPack.outcome == "MISSING")).all()
+    assert {line.resolution for line in lines} == {winner} and len(lines) == 4
+    packs = [db_session.get(Pack, lot.pack_ids[s]) for s in lot.serials[1:]]
+    where = pharmacy.locations[0].id if winner == "FOUND" else lot.location_id
+    state = "STOLEN" if winner == "LOST" else "ACTIVE"
+    assert {(p.location_id, p.shipment_id, p.state) for p in packs} == {(where, None, state)}

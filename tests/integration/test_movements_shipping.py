@@ -95,7 +95,8 @@ def test_a_gtin_13_is_read_as_its_gtin_14(client, parties, make):
                packs=[{"gtin": lot.gtin[1:], "serial": lot.serials[0]}])
     assert res.status_code == 201, res.json
     assert res.json["packs"] == [{"gtin": lot.gtin, "serial": lot.serials[0], "batch": lot.batch,
-                                  "expiry": res.json["packs"][0]["expiry"], "sscc": None, "outcome": None}]
+                                  "expiry": res.json["packs"][0]["expiry"], "sscc": None, "outcome": None,
+                                  "resolution": None, "resolved_at": None}]
 
 
 def test_a_case_ships_all_its_packs_and_a_pallet_all_its_cases(client, parties, make, db_session):

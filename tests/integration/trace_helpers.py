@@ -146,3 +146,23 @@ def stock(make: Factory, org: Organisation, packs: int = 4, per_case: int = 0, l
            document=("declaration", decl.number))
     s.commit()
     return result
+
+
+def received_with_missing(make: Factory, lot: Stock, receiver: Organisation, received: list[str],
+                          cases: list[str] | None = None, sender_user=None, receiver_user=None,
+                          in_cases: bool = False) -> int:
+    """Ship every pack of ``lot`` (``in_cases``: as its cases) to ``receiver``'s first location and
+    receive only the ``received`` serials (and ``cases``): the other packs are MISSING. Returns the
+    shipment's id."""
+    from pharma.trace import movements as svc
+
+    def refs(serials):
+        return tuple(svc.PackRef(lot.gtin, s) for s in serials)
+
+    sender = make.uow(sender_user) if sender_user else system_uow(make)
+    shipment = svc.ship(sender, svc.ShipPacks(lot.location_id, receiver.locations[0].id,
+                                              packs=() if in_cases else refs(lot.serials),
+                                              cases=tuple(lot.cases) if in_cases else ()))
+    svc.receive(make.uow(receiver_user) if receiver_user else system_uow(make), shipment.id,
+                svc.Receipt(packs=refs(received), cases=tuple(cases or ())))
+    return shipment.id

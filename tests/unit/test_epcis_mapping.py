@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from pharma.trace import epcis
-from pharma.trace.domain import DECOMMISSION_REASONS, EventType
+from pharma.trace.domain import DECOMMISSION_REASONS, EventType, Resolution
 from pharma.trace.history import HistoryEntry, PackView
 from tests.integration.history_helpers import EXAMPLE_EVENT, SCHEMA_FILE, epcis_errors
 
@@ -18,13 +18,13 @@ GLN = "4760000000017"
 
 
 def entry(type: str, *, to_state: str | None = None, scope: str = "PACK", document: tuple | None = None,
-          reason: str | None = None, location: bool = True, id: int = 7) -> HistoryEntry:
+          reason: str | None = None, location: bool = True, id: int = 7, details: dict | None = None) -> HistoryEntry:
     return HistoryEntry(
         id=id, type=type, at=AT, scope=scope, username="aysel", organisation_id=3, organisation_name="Aptek 1",
         location_id=5 if location else None, location_name="Aptek 1 #1" if location else None,
         location_gln=GLN if location else None, location_org_id=3 if location else None, to_state=to_state,
         reason=reason, document_type=document[0] if document else None,
-        document_id=document[1] if document else None, count=1, details={})
+        document_id=document[1] if document else None, count=1, details=details or {})
 
 
 def pack(serial: str = "AB12/%CD") -> PackView:
@@ -106,7 +106,8 @@ def test_each_event_type_makes_a_schema_valid_object_event(type, to_state, docum
 
 def test_the_mapping_uses_only_cbv_words_the_schema_knows():
     steps, dispositions = schema_enum("bizStep"), schema_enum("disposition")
-    for m in [*epcis.MAPPINGS.values(), *epcis.DECOMMISSIONS.values(), epcis.RETAIL_SALE, epcis.UNKNOWN]:
+    for m in [*epcis.MAPPINGS.values(), *epcis.DECOMMISSIONS.values(), *epcis.RESOLUTIONS.values(),
+              epcis.RETAIL_SALE, epcis.UNKNOWN]:
         assert m.biz_step in steps or m.biz_step.startswith(epcis.PHARMA_NS), m
         assert m.disposition is None or m.disposition in dispositions, m
     for btt in epcis.TRANSACTION_TYPES.values():
@@ -128,6 +129,36 @@ def test_the_mapping_uses_only_cbv_words_the_schema_knows():
 def test_our_events_map_to_these_cbv_steps_and_dispositions(type, to_state, action, step, disposition):
     event = epcis.object_event(entry(type, to_state=to_state), epcs=["https://id.gs1.org/01/04030096123457/21/1"])
     assert (event["action"], event["bizStep"], event["disposition"]) == (action, step, disposition)
+
+
+def test_every_event_type_of_ours_has_its_own_mapping():
+    special = {EventType.DECOMMISSION: epcis.DECOMMISSIONS, EventType.RESOLVE_MISSING: epcis.RESOLUTIONS}
+    for type in EventType:
+        assert type in epcis.MAPPINGS or type in special, type
+    assert {t for t, _, _ in EVERY_EVENT} | set(special) == set(EventType)
+    assert set(epcis.RESOLUTIONS) == set(Resolution)
+
+
+@pytest.mark.parametrize(("resolution", "to_state", "action", "step", "disposition"), [
+    ("FOUND", None, "OBSERVE", "receiving", "in_progress"),
+    ("RETURNED", None, "OBSERVE", "void_shipping", "active"),
+    ("LOST", "STOLEN", "DELETE", "decommissioning", "stolen"),
+])
+def test_a_missing_pack_s_resolution_maps_by_how_it_was_resolved(resolution, to_state, action, step, disposition):
+    resolved = entry(EventType.RESOLVE_MISSING, to_state=to_state, document=("shipment", "SH-2026-000001"),
+                     reason="checked the van", details={"resolution": resolution, "from_location_id": 1})
+    doc = epcis.pack_document(pack(), [resolved], created=AT)
+    assert epcis_errors(doc) == []
+    event = doc["epcisBody"]["eventList"][0]
+    assert (event["action"], event["bizStep"], event["disposition"]) == (action, step, disposition)
+    assert (event["pharma:eventType"], event["pharma:resolution"]) == ("RESOLVE_MISSING", resolution)
+    assert ("bizLocation" in event) == (action != "DELETE")
+
+
+def test_a_resolution_we_do_not_know_is_an_other_step_not_a_guess():
+    event = epcis.object_event(entry(EventType.RESOLVE_MISSING, details={"resolution": "TELEPORTED"}),
+                               epcs=["https://a.example/1"])
+    assert (event["bizStep"], "disposition" in event) == ("other", False)
 
 
 def test_a_sale_on_a_fiscal_receipt_is_a_retail_sale():
