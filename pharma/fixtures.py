@@ -35,6 +35,7 @@ def load_all(if_empty: bool = False, session=None, directory: Path = FIXTURES, r
     from pharma.register import fixtures as register
     from pharma.register.models import Product
     from pharma.trace import fixtures as trace
+    from pharma.verify.fixtures import load_verify_demo
 
     session = session or db.session
     marker = Product if register_only else Organisation
@@ -50,6 +51,7 @@ def load_all(if_empty: bool = False, session=None, directory: Path = FIXTURES, r
             report.counts.update(parties.load_demo_users(session))
             report.counts.update(permits.load_permits(session))
             report.counts.update(trace.load_trace_demo(session))
+            report.counts.update(load_verify_demo(session))
         UnitOfWork(session, Actor.system("fixtures")).audit(
             "fixtures.load", "database", "fixtures", {"directory": directory.name, **report.counts})
         session.commit()

@@ -122,6 +122,7 @@ LABELS = {
     "RECALL": _l("Batch recalled"),
     "WITHDRAW": _l("Product withdrawn"),
     "DISPENSE": _l("Dispensed"),
+    "RESOLVE_MISSING": _l("Missing pack resolved"),
     # documents behind pack events
     "declaration": _l("Declaration"),
     "shipment": _l("Shipment"),
@@ -138,6 +139,10 @@ LABELS = {
     "MISSING": _l("Missing"),
     "DAMAGED": _l("Damaged"),
     "EXTRA": _l("Extra"),
+    # how a pack missing at receipt was cleared up
+    "FOUND": _l("Found by the receiver"),
+    "RETURNED": _l("Back with the sender"),
+    "LOST": _l("Lost in transit"),
     "WITHDRAWAL": _l("Product withdrawn"),
     # pack units
     "tablet": _l("tablet"),

@@ -7,5 +7,6 @@ from pharma.register import models as _register  # noqa: F401
 from pharma.shared import idempotency as _idempotency  # noqa: F401
 from pharma.shared.orm import Base
 from pharma.trace import models as _trace  # noqa: F401
+from pharma.verify import models as _verify  # noqa: F401
 
 metadata = Base.metadata

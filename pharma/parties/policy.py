@@ -66,6 +66,12 @@ POLICY: dict[str, Rule] = {
     "trace.recall": Rule(any_org=_r(R.REGULATOR)),
     "trace.history.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR),
                                own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
+    # verification at the counter, alerts, labels
+    "verify.scan": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR),
+                        own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST, R.CASH_REGISTER)),
+    "verify.alert.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR)),
+    "verify.alert.manage": Rule(any_org=_r(R.REGULATOR)),
+    "labels.draw": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR), own_org=_r(R.IMPORTER)),
     # audit log
     "audit.read": Rule(any_org=_r(R.REGULATOR, R.ADMIN)),
 }

@@ -182,9 +182,17 @@ CASES += REGISTER_CASES
 
 def _area_cases() -> list[Case]:
     """Each area of the API keeps its cases in tests/integration/authz_<area>.py (``CASES``)."""
-    from tests.integration import authz_declarations, authz_history, authz_movements, authz_permits
+    from tests.integration import (
+        authz_declarations,
+        authz_history,
+        authz_labels,
+        authz_movements,
+        authz_permits,
+        authz_verify,
+    )
 
-    return [*authz_permits.CASES, *authz_declarations.CASES, *authz_movements.CASES, *authz_history.CASES]
+    return [*authz_permits.CASES, *authz_declarations.CASES, *authz_movements.CASES, *authz_history.CASES,
+            *authz_labels.CASES, *authz_verify.CASES]
 
 
 CASES += _area_cases()

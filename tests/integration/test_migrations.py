@@ -44,3 +44,19 @@ def test_downgrading_to_base_removes_every_table(empty_database):
     finally:
         engine.dispose()
     assert tables <= {"alembic_version"}
+
+
+def test_the_migrated_schema_has_every_check_constraint_of_the_models(empty_database):
+    """Alembic's comparison leaves CHECK constraints out, so their names are compared here."""
+    migrate.upgrade(empty_database)
+    engine = make_engine(empty_database)
+    try:
+        inspector = inspect(engine)
+        migrated = {(table, check["name"]) for table in inspector.get_table_names()
+                    for check in inspector.get_check_constraints(table)}
+    finally:
+        engine.dispose()
+    expected = {(table.name, constraint.name) for table in metadata.tables.values()
+                for constraint in table.constraints if constraint.__class__.__name__ == "CheckConstraint"}
+    assert ("shipment_packs", "ck_shipment_packs_resolution_of_missing") in expected
+    assert expected - migrated == set()

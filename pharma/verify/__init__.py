@@ -1,0 +1,1 @@
+"""Verification at the counter: one scan parser, verdicts, alerts."""

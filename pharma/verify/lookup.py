@@ -1,0 +1,164 @@
+"""The database side of verification: the register's facts for GTINs and the records of packs,
+read in one query each for a whole batch of scans, and kept for the rest of the act.
+
+``Lookup`` is also the parser's ``KnownPacks``: the parser asks it which candidate readings of a
+mangled scan match the records. In ``collecting`` mode it answers from what is already loaded and
+notes what it was asked, so a bulk verification can load every candidate of every scan in one
+more query and parse again (see services.verify_bulk).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import ARRAY, String, and_, bindparam, case, exists, func, or_, select, true, tuple_
+from sqlalchemy.orm import Session
+
+from pharma.parties.models import Location
+from pharma.register.domain import format_decimal
+from pharma.register.models import Certificate, Product, ProductGtin, ProductSubstance, Substance
+from pharma.shared.identifiers import Expiry
+from pharma.trace.models import Batch, Declaration, Pack, Shipment, ShipmentPack
+from pharma.verify.domain import PackRecord, ProductFacts
+
+CHUNK = 1000  # keys per query
+
+PRODUCTS = (
+    select(ProductGtin.gtin, Product.id, Product.trade_name, Product.dosage_form, Product.rx, Product.pack_size,
+           Product.pack_unit, Product.withdrawn_at.is_not(None), Certificate.number, Certificate.status,
+           Certificate.valid_until, Substance.inn, ProductSubstance.strength_value, ProductSubstance.strength_unit)
+    .join(Product, Product.id == ProductGtin.product_id)
+    .outerjoin(Certificate, Certificate.product_id == Product.id)
+    .outerjoin(ProductSubstance, ProductSubstance.product_id == Product.id)
+    .outerjoin(Substance, Substance.id == ProductSubstance.substance_id)
+    .order_by(ProductGtin.gtin, ProductSubstance.position)
+)
+
+# a pack is released once it has left the arrival location its declaration brought it to: it is
+# elsewhere, travelling, or was shipped at least once (a pack scanned as EXTRA at someone's receipt
+# was not shipped by its holder)
+_RELEASED = case(
+    (and_(Pack.location_id == Declaration.location_id, Pack.shipment_id.is_(None)),
+     exists().where(ShipmentPack.pack_id == Pack.id,
+                    or_(ShipmentPack.outcome.is_(None), ShipmentPack.outcome != "EXTRA"))),
+    else_=true(),
+)
+PACKS = (
+    select(Pack.gtin, Pack.serial, Pack.state, Pack.state_changed_at, Batch.batch, Batch.expiry_raw, Batch.expiry,
+           Batch.recalled_at.is_not(None), Pack.location_id, Location.name, Location.organisation_id,
+           Shipment.to_location_id, _RELEASED)
+    .join(Batch, Batch.id == Pack.batch_id)
+    .join(Declaration, Declaration.id == Pack.declaration_id)
+    .outerjoin(Location, Location.id == Pack.location_id)
+    .outerjoin(Shipment, and_(Shipment.id == Pack.shipment_id, Shipment.status == "IN_TRANSIT"))
+)
+
+
+class Lookup:
+    """Facts for GTINs and packs, loaded in batches and remembered (missing ones as None)."""
+
+    def __init__(self, session: Session, today: date) -> None:
+        self.session = session
+        self.today = today
+        self.products: dict[str, ProductFacts | None] = {}
+        self.packs: dict[tuple[str, str], PackRecord | None] = {}
+        self.collecting: tuple[set[str], set[tuple[str, str]]] | None = None
+
+    # ------------------------------------------------------------ KnownPacks
+
+    def known(self, readings: Sequence) -> Sequence:
+        """The readings that match the records: GTIN registered and, for a pack, (GTIN, serial)
+        commissioned with the printed batch and expiry when the reading carries them."""
+        gtins, keys = _keys(readings)
+        if self.collecting is not None:
+            self.collecting[0].update(g for g in gtins if g not in self.products)
+            self.collecting[1].update(k for k in keys if k not in self.packs)
+        else:
+            self.load(gtins, keys)
+        return [r for r in readings if self.matches(r)]
+
+    def matches(self, reading) -> bool:
+        if reading.gtin is None or self.products.get(reading.gtin) is None:
+            return False
+        if reading.kind != "PACK":
+            return reading.kind == "GTIN"
+        pack = self.packs.get((reading.gtin, reading.serial))
+        return (pack is not None and (reading.batch is None or reading.batch == pack.batch)
+                and (reading.expiry is None or reading.expiry.matches(pack.expiry)))
+
+    # ------------------------------------------------------------ loading
+
+    def load_readings(self, readings: Iterable) -> None:
+        self.load(*_keys(readings))
+
+    def load(self, gtins: Iterable[str], keys: Iterable[tuple[str, str]]) -> None:
+        """Read what is not known yet: one query for the GTINs, one for the packs (per CHUNK)."""
+        new_gtins = sorted({g for g in gtins if g not in self.products})
+        new_keys = sorted({k for k in keys if k not in self.packs})
+        for i in range(0, len(new_gtins), CHUNK):
+            self._load_products(new_gtins[i:i + CHUNK])
+        for i in range(0, len(new_keys), CHUNK):
+            self._load_packs(new_keys[i:i + CHUNK])
+
+    def _load_products(self, gtins: list[str]) -> None:
+        rows: dict[str, list] = {}
+        one = len(gtins) == 1
+        params = {"gtin": gtins[0]} if one else {"gtins": gtins}
+        for row in self.session.connection().execute(PRODUCT_BY_GTIN if one else PRODUCTS_BY_GTINS, params):
+            rows.setdefault(row[0], []).append(row)
+        for gtin in gtins:
+            found = rows.get(gtin)
+            self.products[gtin] = _product(found) if found else None
+
+    def _load_packs(self, keys: list[tuple[str, str]]) -> None:
+        for key in keys:
+            self.packs[key] = None
+        for row in self.session.connection().execute(*_packs_query(self.session, keys)):
+            self.packs[(row[0], row[1])] = PackRecord(
+                gtin=row[0], serial=row[1], state=row[2], state_changed_at=row[3], batch=row[4],
+                expiry=Expiry(row[5], row[6]), recalled=bool(row[7]), location_id=row[8], location_name=row[9],
+                custodian_org_id=row[10], transit_to=row[11], released=bool(row[12]))
+
+
+def _keys(readings: Iterable) -> tuple[set[str], set[tuple[str, str]]]:
+    gtins, keys = set(), set()
+    for r in readings:
+        if r.gtin:
+            gtins.add(r.gtin)
+            if r.kind == "PACK":
+                keys.add((r.gtin, r.serial))
+    return gtins, keys
+
+
+def _product(rows: list) -> ProductFacts:
+    first = rows[0]
+    substances = tuple((inn, f"{format_decimal(Decimal(value))} {unit}") for *_, inn, value, unit in rows
+                       if inn is not None)
+    return ProductFacts(gtin=first[0], product_id=first[1], trade_name=first[2], dosage_form=first[3], rx=first[4],
+                        pack_size=first[5], pack_unit=first[6], withdrawn=bool(first[7]),
+                        certificate_number=first[8], certificate_status=first[9], valid_until=first[10],
+                        substances=substances)
+
+
+# statements built once: SQLAlchemy keys its compiled cache on a statement's structure, which is
+# costly to work out afresh for every scan
+PRODUCT_BY_GTIN = PRODUCTS.where(ProductGtin.gtin == bindparam("gtin"))
+PRODUCTS_BY_GTINS = PRODUCTS.where(ProductGtin.gtin.in_(bindparam("gtins", expanding=True)))
+PACK_BY_KEY = PACKS.where(Pack.gtin == bindparam("gtin"), Pack.serial == bindparam("serial"))
+_WANTED = func.unnest(bindparam("gtins", type_=ARRAY(String)), bindparam("serials", type_=ARRAY(String))
+                      ).table_valued("gtin", "serial").render_derived(name="wanted")
+PACKS_BY_ARRAYS = PACKS.join(_WANTED, and_(Pack.gtin == _WANTED.c.gtin, Pack.serial == _WANTED.c.serial))
+PACKS_BY_KEYS = PACKS.where(tuple_(Pack.gtin, Pack.serial).in_(bindparam("keys", expanding=True)))
+
+
+def _packs_query(session: Session, keys: list[tuple[str, str]]) -> tuple:
+    """The packs of these keys. One key (a counter's scan): plain equalities, whose prepared plan
+    PostgreSQL reuses without planning again. More keys: on PostgreSQL a join with ``unnest`` of
+    two arrays, one index probe per key and one plan whatever the number of keys."""
+    if len(keys) == 1:
+        return PACK_BY_KEY, {"gtin": keys[0][0], "serial": keys[0][1]}
+    if session.get_bind().dialect.name == "postgresql":
+        return PACKS_BY_ARRAYS, {"gtins": [k[0] for k in keys], "serials": [k[1] for k in keys]}
+    return PACKS_BY_KEYS, {"keys": keys}
