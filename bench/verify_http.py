@@ -48,7 +48,6 @@ def setup(url: str, packs: int, samples: int) -> tuple[str, str, list[tuple[str,
     from pharma import create_app, fixtures
     from pharma.config import Settings
     from pharma.extensions import db
-    from pharma.models import metadata
     from pharma.parties.auth import new_token
     from pharma.parties.models import ApiToken, Location, User
     from pharma.trace.models import Batch, Pack
@@ -56,7 +55,6 @@ def setup(url: str, packs: int, samples: int) -> tuple[str, str, list[tuple[str,
 
     app = create_app(Settings(env="development", database_url=url, log_level="WARNING"))
     with app.app_context():
-        metadata.create_all(db.engine)  # the verify tables, until their migration exists (a no-op after)
         fixtures.load_all()
         t0 = time.perf_counter()
         stored = db.session.scalar(select(func.count()).select_from(Pack))

@@ -41,14 +41,17 @@ class Database:
         return self.engine
 
     def _start_request(self) -> None:
-        """Safe requests (GET, HEAD) read in autocommit mode; a write request gets a transaction.
+        """Safe requests (GET, HEAD) read in autocommit mode, and so do the write endpoints marked
+        ``autocommit_reads`` (they write in one statement or inside ``UnitOfWork.atomic``); any
+        other write request gets a transaction.
 
         A GET's statements therefore each see the latest committed data rather than one
         snapshot; a read that needs one snapshot opens its own session on ``engine``.
         """
-        from flask import request
+        from flask import current_app, request
 
-        if request.method in ("GET", "HEAD"):
+        view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+        if request.method in ("GET", "HEAD") or getattr(view, "autocommit_reads", False):
             self.session.remove()
             self.session(bind=self.read_engine)
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app, g, request, session
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from pharma.parties.models import ApiToken, Device, Location, Organisation, User, UserRole
@@ -84,6 +84,9 @@ _TOKEN_ACTOR = (
     .outerjoin(Organisation, Organisation.id == func.coalesce(User.organisation_id, Location.organisation_id))
 )
 
+# built once: working out a fresh statement's cache key costs more than the query itself
+_TOKEN_ACTOR_BY_HASH = _TOKEN_ACTOR.where(ApiToken.token_hash == bindparam("hash"))
+
 _SESSION_ACTOR = (
     select(User.username, User.active, User.session_epoch, Organisation.id, Organisation.type,
            Organisation.active, _roles_of_user())
@@ -96,7 +99,7 @@ def _roles(joined: str | None) -> frozenset[str]:
 
 
 def actor_from_token(db: Session, token: str) -> Actor | None:
-    row = db.execute(_TOKEN_ACTOR.where(ApiToken.token_hash == token_hash(token))).first()
+    row = db.connection().execute(_TOKEN_ACTOR_BY_HASH, {"hash": token_hash(token)}).first()
     if row is None:
         return None
     (token_id, expires_at, revoked_at, last_used_at, user_id, username, user_active, device_id,
@@ -122,9 +125,12 @@ def actor_from_token(db: Session, token: str) -> Actor | None:
     return actor
 
 
+_SESSION_ACTOR_BY_ID = _SESSION_ACTOR.where(User.id == bindparam("uid"))
+
+
 def actor_for_user_id(db: Session, user_id: int, via: str = "system") -> Actor | None:
     """The actor a background task acts as: the person who asked for the work."""
-    row = db.execute(_SESSION_ACTOR.where(User.id == user_id)).first()
+    row = db.connection().execute(_SESSION_ACTOR_BY_ID, {"uid": user_id}).first()
     if row is None:
         return None
     username, _active, _epoch, org_id, org_type, _org_active, roles = row
@@ -141,7 +147,7 @@ def actor_from_session(db: Session) -> Actor | None:
     if now - last_seen > settings.session_minutes * 60:
         session.clear()
         return None
-    row = db.execute(_SESSION_ACTOR.where(User.id == user_id)).first()
+    row = db.connection().execute(_SESSION_ACTOR_BY_ID, {"uid": user_id}).first()
     if row is None:
         session.clear()
         return None

@@ -185,6 +185,14 @@ def uow() -> UnitOfWork:
     return UnitOfWork(db.session, actor_or_401(), g.get("request_id"), request.remote_addr)
 
 
+def autocommit_reads(view):
+    """A write endpoint whose work is mostly reading, like a GET: its session reads in autocommit
+    mode (no BEGIN and COMMIT round trips around the reads), and it must write either in one
+    statement or inside ``UnitOfWork.atomic()``. Put it right under the route decorator."""
+    view.autocommit_reads = True
+    return view
+
+
 def login_required(view):
     """Pages: send anonymous visitors to the sign-in page."""
 

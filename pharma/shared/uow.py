@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -52,6 +54,25 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.commit()
         self._committed = True
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """The statements of the block in one transaction, also when the session reads in
+        autocommit mode (see ``pharma.shared.http.autocommit_reads``): then the block opens and
+        commits (or rolls back) its own transaction on the session's connection. In a session
+        with a transaction already, the block is simply part of it."""
+        connection = self.session.connection()
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            yield
+            return
+        connection.exec_driver_sql("BEGIN")
+        try:
+            yield
+            self.session.flush()
+        except BaseException:
+            connection.exec_driver_sql("ROLLBACK")
+            raise
+        connection.exec_driver_sql("COMMIT")
 
     def audit(self, action: str, object_type: str, object_id, change: dict | None = None,
               count: int = 1) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 
-from pharma.shared.http import uow
+from pharma.shared.http import autocommit_reads, uow
 from pharma.shared.idempotency import HEADER
 from pharma.verify import schemas as s
 from pharma.verify import services as svc
@@ -32,6 +32,7 @@ def _results(results: list) -> Response:
 
 
 @blp.post("")
+@autocommit_reads
 @blp.arguments(s.VerifyIn)
 @blp.response(200, s.VerificationOut)
 def verify(args):
@@ -41,6 +42,7 @@ def verify(args):
 
 
 @blp.post("/bulk")
+@autocommit_reads
 @blp.arguments(s.BulkIn)
 @blp.response(200, s.ResultsOut)
 def verify_bulk(args):
@@ -50,6 +52,7 @@ def verify_bulk(args):
 
 
 @blp.post("/photo")
+@autocommit_reads
 @blp.arguments(s.PhotoForm, location="form")
 @blp.arguments(s.PhotoFile, location="files")
 @blp.response(200, s.ResultsOut)

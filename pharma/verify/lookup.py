@@ -97,6 +97,9 @@ class Lookup:
         """Read what is not known yet: one query for the GTINs, one for the packs (per CHUNK)."""
         new_gtins = sorted({g for g in gtins if g not in self.products})
         new_keys = sorted({k for k in keys if k not in self.packs})
+        if len(new_keys) == 1 and new_gtins == [new_keys[0][0]]:
+            self._load_one(new_keys[0])  # a counter's single scan: one round trip
+            return
         for i in range(0, len(new_gtins), CHUNK):
             self._load_products(new_gtins[i:i + CHUNK])
         for i in range(0, len(new_keys), CHUNK):
@@ -116,10 +119,24 @@ class Lookup:
         for key in keys:
             self.packs[key] = None
         for row in self.session.connection().execute(*_packs_query(self.session, keys)):
-            self.packs[(row[0], row[1])] = PackRecord(
-                gtin=row[0], serial=row[1], state=row[2], state_changed_at=row[3], batch=row[4],
-                expiry=Expiry(row[5], row[6]), recalled=bool(row[7]), location_id=row[8], location_name=row[9],
-                custodian_org_id=row[10], transit_to=row[11], released=bool(row[12]))
+            self.packs[(row[0], row[1])] = _pack(row)
+
+    def _load_one(self, key: tuple[str, str]) -> None:
+        """The GTIN's facts and the pack's record in one statement: the product rows (one per
+        substance) each carry the pack's columns, or NULLs when the pack is unknown."""
+        gtin, serial = key
+        rows = self.session.connection().execute(PRODUCT_AND_PACK, {"gtin": gtin, "serial": serial}).all()
+        product_rows = [row[:_PRODUCT_WIDTH] for row in rows if row[0] is not None]
+        self.products[gtin] = _product(product_rows) if product_rows else None
+        pack = rows[0][_PRODUCT_WIDTH:] if rows else None
+        self.packs[key] = _pack(pack) if pack is not None and pack[0] is not None else None
+
+
+def _pack(row) -> PackRecord:
+    return PackRecord(
+        gtin=row[0], serial=row[1], state=row[2], state_changed_at=row[3], batch=row[4],
+        expiry=Expiry(row[5], row[6]), recalled=bool(row[7]), location_id=row[8], location_name=row[9],
+        custodian_org_id=row[10], transit_to=row[11], released=bool(row[12]))
 
 
 def _keys(readings: Iterable) -> tuple[set[str], set[tuple[str, str]]]:
@@ -151,6 +168,18 @@ _WANTED = func.unnest(bindparam("gtins", type_=ARRAY(String)), bindparam("serial
                       ).table_valued("gtin", "serial").render_derived(name="wanted")
 PACKS_BY_ARRAYS = PACKS.join(_WANTED, and_(Pack.gtin == _WANTED.c.gtin, Pack.serial == _WANTED.c.serial))
 PACKS_BY_KEYS = PACKS.where(tuple_(Pack.gtin, Pack.serial).in_(bindparam("keys", expanding=True)))
+_PRODUCT_WIDTH = len(PRODUCTS.selected_columns)
+_PRODUCT_SUB = PRODUCT_BY_GTIN.add_columns(ProductSubstance.position.label("substance_position")).subquery("product")
+_PACK_SUB = PACK_BY_KEY.subquery("pack")
+# the scanned GTIN as a one-row table, so that an unknown product still brings its pack (or none)
+_KEY = select(bindparam("gtin", type_=String).label("gtin")).subquery("key")
+PRODUCT_AND_PACK = (
+    select(*list(_PRODUCT_SUB.c)[:_PRODUCT_WIDTH], *_PACK_SUB.c)
+    .select_from(_KEY)
+    .outerjoin(_PRODUCT_SUB, true())
+    .outerjoin(_PACK_SUB, true())
+    .order_by(_PRODUCT_SUB.c.substance_position)
+)
 
 
 def _packs_query(session: Session, keys: list[tuple[str, str]]) -> tuple:

@@ -118,22 +118,34 @@ def verify_bulk(uow: UnitOfWork, cmd: VerifyScans) -> list[VerificationResult]:
     if not 1 <= len(cmd.scans) <= MAX_BULK:
         raise TooManyScans({"scans": [f"Send 1 to {MAX_BULK} scans."]}, detail=f"Send 1 to {MAX_BULK} scans.")
     with uow:
-        results = record_verifications(uow, cmd)
+        place, results = _judge_all(uow, cmd)
+        alerting = [r for r in results if r.alert]
+        if alerting:
+            with uow.atomic():
+                record_alerts(uow, place, alerting)
+                _record(uow, place, results, cmd.idempotency_key)
+        else:  # one statement: atomic by itself, also when the API reads in autocommit mode
+            _record(uow, place, results, cmd.idempotency_key)
         uow.commit()
     return results
 
 
 def record_verifications(uow: UnitOfWork, cmd: VerifyScans) -> list[VerificationResult]:
     """The verdicts of the scans, written with their alerts in the caller's transaction (the caller commits)."""
+    place, results = _judge_all(uow, cmd)
+    record_alerts(uow, place, [r for r in results if r.alert])
+    _record(uow, place, results, cmd.idempotency_key)
+    return results
+
+
+def _judge_all(uow: UnitOfWork, cmd: VerifyScans) -> tuple[d.Place, list[VerificationResult]]:
+    """The place and each scan's verdict: reading only."""
     place = scanning_place(uow, cmd.location_gln)
     today = utc_today()
     lookup = Lookup(uow.session, today)
     parsed = _parse_all(cmd.scans, lookup, today)
-    results = [_judge(uow, scan, outcome, lookup, place, today)
-               for scan, outcome in zip(cmd.scans, parsed, strict=True)]
-    record_alerts(uow, place, [r for r in results if r.alert])
-    _record(uow, place, results, cmd.idempotency_key)
-    return results
+    return place, [_judge(uow, scan, outcome, lookup, place, today)
+                   for scan, outcome in zip(cmd.scans, parsed, strict=True)]
 
 
 def verify_photo(uow: UnitOfWork, content: bytes, location_gln: str | None = None,

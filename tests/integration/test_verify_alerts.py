@@ -166,3 +166,27 @@ def test_the_rate_is_asked_for_an_ordered_range_of_at_most_a_year(client, make, 
     assert (res.status_code, res.json["errors"]) == (422, {"to": ["At most 366 days at once."]})
     res = client.get(f"{ALERTS}/rate?from=2026-01-01", headers=regulator.headers)
     assert res.status_code == 422 and "to" in res.json["errors"]
+
+
+def test_an_alerting_verification_that_fails_while_writing_leaves_no_case_and_no_audit(
+        client, make, db_session, monkeypatch):
+    """The verify API reads in autocommit mode; its alert, audit entry and verification rows are
+    written in one transaction of their own, so a failure in the middle leaves none of them."""
+    from pharma.verify import services
+
+    c = counter(make)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(services, "_record", broken)
+    res = client.post(VERIFY, json={"scan": c.scan("FAKE1")}, headers=c.pharmacist.headers)
+    assert res.status_code == 500 and res.get_json()["code"] == "INTERNAL_ERROR"
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count()).select_from(Alert)) == 0
+    assert db_session.scalar(select(func.count()).select_from(AuditEntry)
+                             .where(AuditEntry.action == "alert.open")) == 0
+    assert db_session.scalar(select(func.count()).select_from(Verification)) == 0
+    monkeypatch.undo()
+    assert verify(client, c.pharmacist, c.scan("FAKE1"))["verdict"] == "UNKNOWN_PACK"
+    assert db_session.scalar(select(func.count()).select_from(Alert)) == 1

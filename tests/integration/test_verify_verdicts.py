@@ -231,3 +231,29 @@ def test_a_pack_scanned_as_extra_at_someone_elses_receipt_is_still_not_released(
     pharmacist = make.caller("pharmacist", org=pharmacy)
     assert verify(client, pharmacist, element_string(lot.gtin, "E2"))["verdict"] == "NOT_RELEASED"
     assert verify(client, pharmacist, element_string(lot.gtin, "E1"))["verdict"] == "OK"
+
+
+def test_a_combination_products_substances_come_in_label_order_for_one_scan_and_for_many(client, make):
+    """One scan reads the product and the pack in a single statement, several scans in two: both
+    keep the label's order of substances, whatever order their rows were stored in."""
+    from decimal import Decimal
+
+    from pharma.register.models import ProductSubstance, Substance
+    from tests.integration.test_verify_bulk import bulk
+
+    c = counter(make)
+    s = make.session
+    first = s.scalars(select(ProductSubstance).where(ProductSubstance.product_id == c.lot.product_id)).one()
+    first.position = 5  # stored first, printed second
+    caffeine = Substance(inn="caffeine")
+    s.add(caffeine)
+    s.flush()
+    s.add(ProductSubstance(product_id=c.lot.product_id, position=1, substance_id=caffeine.id,
+                           strength_value=Decimal("65"), strength_unit="mg"))
+    s.commit()
+    expected = [{"inn": "caffeine", "strength": "65 mg"}, {"inn": "paracetamol", "strength": "500 mg"}]
+    assert verify(client, c.pharmacist, c.scan("P1"))["product"]["substances"] == expected
+    results = bulk(client, c.pharmacist, [c.scan("P2"), c.scan("P3")])["results"]
+    assert [r["product"]["substances"] for r in results] == [expected, expected]
+    unknown = verify(client, c.pharmacist, c.scan("NOPE"))
+    assert unknown["verdict"] == "UNKNOWN_PACK" and unknown["product"]["substances"] == expected
