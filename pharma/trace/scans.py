@@ -1,7 +1,7 @@
-"""Scans typed on a page or sent by a keyboard-wedge scanner, in the simple forms the pages take:
-an SSCC (18 digits, or 00 + SSCC), a GS1 element string with (01) and (21), bracketed or with GS
-separators, or a plain "GTIN serial" pair. The full scan parser (biip, repairs, verdicts) comes
-with verification; every page that reads a pack or a case uses this one meanwhile."""
+"""Scans typed on a page or sent by a keyboard-wedge scanner into one: an SSCC, a pack's GS1 code,
+or a plain "GTIN serial" pair. Scanner data is read by the one scan parser of verification
+(pharma.verify.parser), so the receipt and history pages undo the same scanner faults as the
+counter; every page that reads a pack or a case goes through here."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pharma.shared.errors import InvalidIdentifier
 from pharma.shared.identifiers import Gtin, Serial, Sscc
+from pharma.verify.parser import parse_scan as read_scan
 
 
 @dataclass(frozen=True)
@@ -23,17 +24,15 @@ class ScannedPack:
     serial: str
 
 
-GS = "\x1d"
-_SYMBOLOGY = re.compile(r"^\][A-Za-z][0-9]")
 _BRACKETED = re.compile(r"\((\d{2,4})\)([^()]*)")
-_FIXED = {"00": 18, "01": 14, "11": 6, "17": 6}
-_VARIABLE = {"10", "21"}
 
 
 def parse_scan(line: str) -> ScannedCase | ScannedPack:
-    """One line from a keyboard-wedge scanner or typed: an SSCC (18 digits, or 00 + SSCC), a GS1
-    element string with (01) and (21), bracketed or not, or a plain "GTIN serial" pair."""
-    text = _SYMBOLOGY.sub("", line.strip())
+    """One line from a keyboard-wedge scanner or typed: what a scanner sends goes through the
+    verification parser (pharma.verify.parser: symbology identifiers, GS substitutes, lost
+    separators, Caps Lock, keyboard layouts); a person may also type an SSCC, the bracketed
+    element string printed under a code, or a "GTIN serial" pair."""
+    text = line.strip()
     if not text:
         raise InvalidIdentifier("scan", "The line is empty")
     parts = text.split()
@@ -41,7 +40,17 @@ def parse_scan(line: str) -> ScannedCase | ScannedPack:
         return ScannedPack(Gtin.parse(parts[0]).value, Serial.parse(parts[1]).value)
     if text.isdigit() and len(text) == 18:
         return ScannedCase(Sscc.parse(text).value)
-    fields = _element_string(text)
+    if text.startswith("("):
+        return _typed(_element_string(text))
+    scan = read_scan(text)  # raises ScanRefused (an InvalidIdentifier) with the parser's message
+    if scan.kind == "CASE":
+        return ScannedCase(scan.sscc)
+    if scan.kind == "PACK":
+        return ScannedPack(scan.gtin, scan.serial)
+    raise InvalidIdentifier("scan", "The code has a GTIN but no serial number (21)")
+
+
+def _typed(fields: dict[str, str]) -> ScannedCase | ScannedPack:
     if "00" in fields and len(fields) == 1:
         return ScannedCase(Sscc.parse(fields["00"]).value)
     if "01" in fields and "21" in fields:
@@ -52,29 +61,11 @@ def parse_scan(line: str) -> ScannedCase | ScannedPack:
 
 
 def _element_string(text: str) -> dict[str, str]:
-    if text.startswith("("):
-        pairs = _BRACKETED.findall(text)
-        if "".join(f"({ai}){value}" for ai, value in pairs) != text:
-            raise InvalidIdentifier("scan", "The bracketed element string is malformed")
-        return dict(pairs)
-    fields: dict[str, str] = {}
-    rest = text
-    while rest:
-        ai = rest[:2]
-        if ai in _FIXED:
-            size = _FIXED[ai]
-            value, rest = rest[2:2 + size], rest[2 + size:]
-            if len(value) != size:
-                raise InvalidIdentifier("scan", f"AI ({ai}) needs {size} digits")
-        elif ai in _VARIABLE:
-            body = rest[2:]
-            end = body.find(GS)
-            value, rest = (body, "") if end < 0 else (body[:end], body[end + 1:])
-        else:
-            raise InvalidIdentifier("scan", f"Unexpected application identifier {ai!r}")
-        rest = rest.lstrip(GS)
-        fields[ai] = value
-    return fields
+    """The fields of a bracketed element string typed by hand: (01)...(21)..."""
+    pairs = _BRACKETED.findall(text)
+    if "".join(f"({ai}){value}" for ai, value in pairs) != text:
+        raise InvalidIdentifier("scan", "The bracketed element string is malformed")
+    return dict(pairs)
 
 
 def parse_scan_lines(text: str) -> tuple[list[ScannedCase | ScannedPack], dict[str, list[str]]]:

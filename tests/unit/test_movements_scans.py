@@ -1,4 +1,5 @@
-"""The small scan parser of the movement pages: SSCCs, GS1 element strings and "GTIN serial" lines."""
+"""What the movement and history pages read from a line: SSCCs, GS1 codes through the verification
+parser, bracketed element strings typed by hand, and "GTIN serial" pairs."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def test_an_sscc_is_read_plain_with_its_ai_or_bracketed(line):
     f"(01){GTIN}(17)280131(10)LOT7(21)ABC-1",
     f"{GTIN} ABC-1",
     "4030096123457 ABC-1",
+    f"]d201{GTIN}10LOT7~21ABC-1",  # a scanner configured to send ~ for GS
+    f"]d201{GTIN}10LOT7{{GS}}21ABC-1",
 ])
 def test_a_pack_is_read_from_an_element_string_or_a_gtin_serial_pair(line):
     assert parse_scan(line) == ScannedPack(GTIN, "ABC-1")
@@ -38,8 +41,8 @@ def test_a_pack_is_read_from_an_element_string_or_a_gtin_serial_pair(line):
 @pytest.mark.parametrize("line, message", [
     ("", "The line is empty"),
     (f"01{GTIN}", "The code has a GTIN but no serial number (21)"),
-    ("01123", "AI (01) needs 14 digits"),
-    ("99ABC", "Unexpected application identifier '99'"),
+    ("01123", "GTIN (01) needs 14 digits, but only 3 follow."),
+    ("99ABC", "The code carries neither a GTIN (01) nor an SSCC (00)."),
     ("(01)123(21", "The bracketed element string is malformed"),
     ("4030096123458 X", "GTIN check digit is 8, expected 7"),
     ("047700000000010001", "SSCC check digit is 1, expected " + _sscc()[-1]),
