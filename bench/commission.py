@@ -6,7 +6,9 @@
    upload, end to end: stored, parsed, checked, written with the permit's drawdown and the
    COMMISSION event, committed (the target: 100,000 packs/s, under 15 s for 1,000,000);
 2. a recall of a batch of ``--recall`` packs (target: under 1 s);
-3. pack history lookups with ``--stored`` packs in the database (target: milliseconds); the
+3. a shipment of ``--ship`` packs (whole pallets of the second batch) to a pharmacy, and its
+   receipt by scanning the pallets' cases, one case left unscanned (its packs MISSING);
+4. pack history lookups with ``--stored`` packs in the database (target: milliseconds); the
    packs beyond the declaration are made by ``pharma fixtures synth``.
 """
 
@@ -116,6 +118,38 @@ def recall(app, gtin: str) -> None:
     print(f"recall of batch {batch} ({n:,} packs): {elapsed * 1000:.1f} ms")
 
 
+def ship_and_receive(app, user_id: int, org_id: int, location_id: int, packs: int, ship: int) -> None:
+    from sqlalchemy import select
+
+    from pharma.extensions import db
+    from pharma.parties.models import Location, User
+    from pharma.shared.actor import Actor
+    from pharma.shared.uow import UnitOfWork
+    from pharma.trace import movements
+
+    per_batch = -(-packs // 10)
+    first_case = per_batch // 100  # the second batch (L001): the first one is recalled by now
+    cases = list(range(first_case, first_case + ship // 100))
+    pallets = sorted({900_000 + c // 50 for c in cases})
+    with app.app_context():
+        s = db.session
+        pharmacist = s.scalars(select(User).where(User.username == "pharmacist")).one()
+        pharmacy = s.scalars(select(Location).where(Location.organisation_id == pharmacist.organisation_id)
+                             .order_by(Location.id)).first()
+        importer = Actor(user_id=user_id, org_id=org_id, roles=frozenset({"importer"}), username="importer")
+        receiver = Actor(user_id=pharmacist.id, org_id=pharmacist.organisation_id,
+                         roles=frozenset({"pharmacist"}), username="pharmacist")
+        t0 = time.perf_counter()
+        shipment = movements.ship(UnitOfWork(s, importer), movements.ShipPacks(
+            location_id, pharmacy.id, cases=tuple(sscc(p) for p in pallets)))
+        t1 = time.perf_counter()
+        scanned = tuple(sscc(c) for c in cases[1:])  # the first case is not scanned: 100 packs missing
+        view = movements.receive(UnitOfWork(s, receiver), shipment.id, movements.Receipt(cases=scanned))
+        t2 = time.perf_counter()
+    print(f"shipment of {shipment.packs_count:,} packs ({len(pallets)} pallets): shipped in {t1 - t0:.2f} s; "
+          f"received by scanning {len(scanned)} cases in {t2 - t1:.2f} s ({view.discrepancies['missing']} missing)")
+
+
 def synth(app, packs: int) -> None:
     from pharma.extensions import db
     from pharma.trace.synth import synthesize
@@ -158,6 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--packs", type=int, default=1_000_000)
     parser.add_argument("--stored", type=int, default=10_000_000)
+    parser.add_argument("--ship", type=int, default=100_000, help="packs to ship and receive (0: skip)")
     parser.add_argument("--skip-history", action="store_true")
     args = parser.parse_args()
     from pharma import create_app
@@ -168,6 +203,8 @@ def main() -> None:
         ids = setup(app, args.packs)
         commission(app, *ids, args.packs)
         recall(app, ids[-1])
+        if args.ship:
+            ship_and_receive(app, *ids[:3], args.packs, min(args.ship, args.packs // 10))
         if not args.skip_history:
             if args.stored > args.packs:
                 synth(app, args.stored - args.packs)

@@ -39,6 +39,7 @@ from pharma.trace.movements import (
     ShipmentStatus,
     ShipmentView,
     _chunks,
+    _in,
     _lock_facts,
     _pack_ids,
     _parse_refs,
@@ -133,18 +134,18 @@ def resolve_missing(uow: UnitOfWork, shipment_id: int, cmd: ResolveMissing) -> S
 
         now = utcnow()
         marked = 0
-        for chunk in _chunks(pack_ids):
+        for chunk in _chunks(s, pack_ids):
             marked += s.execute(
                 update(ShipmentPack)
-                .where(ShipmentPack.shipment_id == shipment.id, ShipmentPack.pack_id.in_(chunk),
+                .where(ShipmentPack.shipment_id == shipment.id, _in(s, ShipmentPack.pack_id, chunk),
                        ShipmentPack.outcome == Outcome.MISSING.value, ShipmentPack.resolution.is_(None))
                 .values(resolution=resolution.value, resolved_at=now)
                 .execution_options(synchronize_session=False)).rowcount
         moved = 0
-        for chunk in _chunks(pack_ids):
+        for chunk in _chunks(s, pack_ids):
             moved += s.execute(
                 update(Pack)
-                .where(Pack.id.in_(chunk), Pack.shipment_id == shipment.id, Pack.location_id == origin.id,
+                .where(_in(s, Pack.id, chunk), Pack.shipment_id == shipment.id, Pack.location_id == origin.id,
                        *([Pack.state == PackState.ACTIVE.value] if resolution is Resolution.LOST else []))
                 .values(**_pack_change(resolution, uow, origin, dest, now))
                 .execution_options(synchronize_session=False)).rowcount
@@ -169,10 +170,10 @@ def _missing_packs(s, shipment: Shipment, refs: list[PackRef]) -> tuple[list[int
     problem for every one that is not."""
     ids = _pack_ids(s, refs)
     rows: dict[int, tuple] = {}
-    for chunk in _chunks(sorted(set(ids.values()))):
+    for chunk in _chunks(s, sorted(set(ids.values()))):
         for pid, outcome, resolution, resolved_at in s.execute(
                 select(ShipmentPack.pack_id, ShipmentPack.outcome, ShipmentPack.resolution, ShipmentPack.resolved_at)
-                .where(ShipmentPack.shipment_id == shipment.id, ShipmentPack.pack_id.in_(chunk))):
+                .where(ShipmentPack.shipment_id == shipment.id, _in(s, ShipmentPack.pack_id, chunk))):
             rows[pid] = (outcome, resolution, resolved_at)
     problems: list[dict] = []
     chosen: set[int] = set()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import ARRAY, BigInteger, any_, bindparam, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
 from pharma.parties.domain import LicenceKind, OrgType
@@ -47,6 +47,7 @@ from pharma.trace.events import record
 from pharma.trace.models import Batch, Case, Pack, Shipment, ShipmentPack
 
 CHUNK = 1000  # ids per IN list: well under every driver's parameter limit
+PG_CHUNK = 50_000  # ids per array parameter on PostgreSQL
 MAX_LISTED_PROBLEMS = 1000
 
 
@@ -269,18 +270,20 @@ def ship(uow: UnitOfWork, cmd: ShipPacks) -> ShipmentView:
         s.flush()
         # the id comes from the database's sequence: unique however many ship at once
         shipment.number = f"SH-{now.year}-{shipment.id:06d}"
-        s.execute(insert(ShipmentPack), [{"shipment_id": shipment.id, "pack_id": pid} for pid in pack_ids])
+        _put_on_board(s, shipment.id, pack_ids)
         on_board = select(ShipmentPack.pack_id).where(ShipmentPack.shipment_id == shipment.id)
-        moved = s.execute(
-            update(Pack)
-            .where(Pack.id.in_(on_board), Pack.shipment_id.is_(None), Pack.location_id == origin.id,
-                   Pack.state == PackState.ACTIVE.value)
-            .values(shipment_id=shipment.id)
-            .execution_options(synchronize_session=False)).rowcount
+        moved = 0
+        for chunk in _chunks(s, pack_ids):  # by id: index probes, not a join with the shipment's rows
+            moved += s.execute(
+                update(Pack)
+                .where(_in(s, Pack.id, chunk), Pack.shipment_id.is_(None), Pack.location_id == origin.id,
+                       Pack.state == PackState.ACTIVE.value)
+                .values(shipment_id=shipment.id)
+                .execution_options(synchronize_session=False)).rowcount
         if moved != len(pack_ids):
             raise PackBusy("Some of these packs were shipped, received or decommissioned meanwhile; scan again.")
-        for chunk in _chunks(sorted(case_ids)):
-            s.execute(update(Case).where(Case.id.in_(chunk)).values(shipment_id=shipment.id)
+        for chunk in _chunks(s, sorted(case_ids)):
+            s.execute(update(Case).where(_in(s, Case.id, chunk)).values(shipment_id=shipment.id)
                       .execution_options(synchronize_session=False))
         record(uow, EventType.SHIP.value, location_id=origin.id, document=("shipment", shipment.number),
                packs_from=on_board, count=len(pack_ids),
@@ -317,9 +320,9 @@ def _check_return(s: Session, original_id: int, origin: Location, dest: Location
 def _not_on(s: Session, original: Shipment, facts: list) -> list[dict]:
     carried = set()
     ids = [f.id for f in facts]
-    for chunk in _chunks(ids):
+    for chunk in _chunks(s, ids):
         carried.update(s.scalars(select(ShipmentPack.pack_id).where(
-            ShipmentPack.shipment_id == original.id, ShipmentPack.pack_id.in_(chunk))))
+            ShipmentPack.shipment_id == original.id, _in(s, ShipmentPack.pack_id, chunk))))
     return [_problem(f, "NOT_ON_ORIGINAL_SHIPMENT", f"The pack was not delivered on {original.number}.")
             for f in facts if f.id not in carried]
 
@@ -378,25 +381,29 @@ def receive(uow: UnitOfWork, shipment_id: int, cmd: Receipt) -> ShipmentView:
 
         _lock_facts(s, sorted(received))
         moved = 0
-        for chunk in _chunks(sorted(received)):
+        for chunk in _chunks(s, sorted(received)):
             moved += s.execute(
-                update(Pack).where(Pack.id.in_(chunk), Pack.shipment_id == shipment.id)
+                update(Pack).where(_in(s, Pack.id, chunk), Pack.shipment_id == shipment.id)
                 .values(location_id=dest.id, shipment_id=None)
                 .execution_options(synchronize_session=False)).rowcount
         if moved != len(received):
             raise PackBusy("Some packs of this shipment changed meanwhile; try again.")
         for outcome, group in ((Outcome.RECEIVED, received - damaged), (Outcome.DAMAGED, damaged),
                                (Outcome.MISSING, missing)):
-            for chunk in _chunks(sorted(group)):
+            for chunk in _chunks(s, sorted(group)):
                 s.execute(update(ShipmentPack)
-                          .where(ShipmentPack.shipment_id == shipment.id, ShipmentPack.pack_id.in_(chunk))
+                          .where(ShipmentPack.shipment_id == shipment.id, _in(s, ShipmentPack.pack_id, chunk))
                           .values(outcome=outcome.value).execution_options(synchronize_session=False))
         if extra_ids:
             s.execute(insert(ShipmentPack), [{"shipment_id": shipment.id, "pack_id": pid,
                                               "outcome": Outcome.EXTRA.value} for pid in sorted(extra_ids)])
         # a case arrives with its packs; a case with a missing pack stays on the shipment
-        still_travelling = exists().where(Pack.case_id == Case.id, Pack.shipment_id == shipment.id)
-        s.execute(update(Case).where(Case.shipment_id == shipment.id, ~still_travelling)
+        travelling: set[int] = set()
+        for chunk in _chunks(s, sorted(missing)):
+            travelling.update(c for c in s.scalars(select(Pack.case_id).where(_in(s, Pack.id, chunk)).distinct())
+                              if c is not None)
+        s.execute(update(Case).where(Case.shipment_id == shipment.id,
+                                     *([Case.id.not_in(sorted(travelling))] if travelling else []))
                   .values(location_id=dest.id, shipment_id=None).execution_options(synchronize_session=False))
 
         counts = {"missing": len(missing), "extra": len(extra_items), "damaged": len(damaged)}
@@ -446,9 +453,9 @@ def decommission(uow: UnitOfWork, cmd: Decommission) -> StateChange:
             raise PacksRefused(problems)
         now = utcnow()
         changed = 0
-        for chunk in _chunks(pack_ids):
+        for chunk in _chunks(s, pack_ids):
             changed += s.execute(
-                update(Pack).where(Pack.id.in_(chunk), Pack.state == PackState.ACTIVE.value,
+                update(Pack).where(_in(s, Pack.id, chunk), Pack.state == PackState.ACTIVE.value,
                                    Pack.location_id == loc.id, Pack.shipment_id.is_(None))
                 .values(state=reason.value, state_changed_at=now, state_location_id=loc.id,
                         state_org_id=uow.actor.org_id)
@@ -495,9 +502,9 @@ def undo(uow: UnitOfWork, cmd: Undo) -> StateChange:
         if problems:
             raise PacksRefused(problems)
         changed = 0
-        for chunk in _chunks(pack_ids):
+        for chunk in _chunks(s, pack_ids):
             changed += s.execute(
-                update(Pack).where(Pack.id.in_(chunk), Pack.state.in_([r.value for r in DECOMMISSION_REASONS]),
+                update(Pack).where(_in(s, Pack.id, chunk), Pack.state.in_([r.value for r in DECOMMISSION_REASONS]),
                                    Pack.state_location_id == loc.id)
                 .values(state=PackState.ACTIVE.value, state_changed_at=now, state_location_id=loc.id,
                         state_org_id=uow.actor.org_id)
@@ -788,10 +795,34 @@ class _Facts:
                          self.expiry, self.recalled, self.withdrawn, self.state_org_id)
 
 
-def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+def _chunks(s: Session, ids: Sequence[int]) -> Iterator[list[int]]:
     ids = list(ids)
-    for i in range(0, len(ids), CHUNK):
-        yield ids[i:i + CHUNK]
+    size = PG_CHUNK if _postgres(s) else CHUNK
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def _in(s: Session, column, ids: Sequence[int]):
+    """``column IN (ids)``. On PostgreSQL one array parameter instead: the statement's text is the
+    same for any number of ids, so it is neither rendered with a parameter per id nor planned
+    afresh for every chunk."""
+    if _postgres(s):
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
+    return column.in_(ids)
+
+
+def _put_on_board(s: Session, shipment_id: int, pack_ids: Sequence[int]) -> None:
+    """The shipment's pack rows: INSERT ... SELECT from an array on PostgreSQL, else executemany."""
+    if not _postgres(s):
+        s.execute(insert(ShipmentPack), [{"shipment_id": shipment_id, "pack_id": pid} for pid in pack_ids])
+        return
+    for chunk in _chunks(s, pack_ids):
+        s.execute(insert(ShipmentPack).from_select(["shipment_id", "pack_id"], select(
+            literal(shipment_id), func.unnest(bindparam(None, chunk, type_=ARRAY(BigInteger))))))
+
+
+def _postgres(s: Session) -> bool:
+    return s.get_bind().dialect.name == "postgresql"
 
 
 def _kind(value: str) -> ShipmentKind:
@@ -850,15 +881,15 @@ def _with_children(s: Session, case_ids: set[int]) -> set[int]:
     """These cases and every case inside them (a pallet's cases, at any depth)."""
     out, frontier = set(case_ids), set(case_ids)
     while frontier:
-        frontier = set(s.scalars(select(Case.id).where(Case.parent_id.in_(list(frontier))))) - out
+        frontier = set(s.scalars(select(Case.id).where(_in(s, Case.parent_id, list(frontier))))) - out
         out |= frontier
     return out
 
 
 def _case_packs(s: Session, case_ids: set[int]) -> list[int]:
     ids: list[int] = []
-    for chunk in _chunks(sorted(case_ids)):
-        ids.extend(s.scalars(select(Pack.id).where(Pack.case_id.in_(chunk))))
+    for chunk in _chunks(s, sorted(case_ids)):
+        ids.extend(s.scalars(select(Pack.id).where(_in(s, Pack.case_id, chunk))))
     return ids
 
 
@@ -913,12 +944,12 @@ def _collect(s: Session, refs: list[PackRef], ssccs: list[str],
 
 def _read_facts(s: Session, pack_ids: Sequence[int], lock: bool) -> list[_Facts]:
     out: list[_Facts] = []
-    for chunk in _chunks(sorted(pack_ids)):
+    for chunk in _chunks(s, sorted(pack_ids)):
         stmt = (select(Pack.id, Pack.gtin, Pack.serial, Pack.state, Pack.location_id, Pack.shipment_id,
                        Pack.state_changed_at, Pack.state_location_id, Batch.expiry,
                        Batch.recalled_at.is_not(None), Product.withdrawn_at.is_not(None), Pack.state_org_id)
                 .join(Batch, Batch.id == Pack.batch_id).join(Product, Product.id == Batch.product_id)
-                .where(Pack.id.in_(chunk)).order_by(Pack.id))
+                .where(_in(s, Pack.id, chunk)).order_by(Pack.id))
         if lock:
             stmt = stmt.with_for_update(of=Pack)
         out.extend(_Facts(*row) for row in s.execute(stmt))
