@@ -1,5 +1,6 @@
 """The chain in a browser: the regulator approves a permit, the importer uploads the arrival
-and ships a case, the pharmacist receives it by scanning, and the pack's history shows it all."""
+and ships a case, the pharmacist receives it by scanning, and the pack's history shows it all; a
+second case arrives a pack short, and the pharmacist records that pack as found."""
 
 from __future__ import annotations
 
@@ -94,3 +95,31 @@ def test_a_pack_goes_from_permit_to_a_pharmacys_shelf_through_the_pages(page, ma
     expect(history).to_contain_text("Received")
     expect(page.locator("main")).to_contain_text(pharmacy.locations[0].gln)
     screenshot("pack-history")
+
+    # the second case arrives one pack short; the pharmacist finds that pack later and says so
+    switch_user(page, importer.username)
+    page.goto("/trace/shipments/new")
+    page.locator("#to_gln").fill(pharmacy.locations[0].gln)
+    page.locator("#scans").fill("00" + sscc(2))
+    page.get_by_role("button", name="Ship").click()
+    expect(page).to_have_url(re.compile(r"/trace/shipments/\d+$"))
+    second_url = page.url
+    switch_user(page, pharmacist.username)
+    page.goto(second_url + "/receive")
+    page.locator("#scans").fill("\n".join(f"0{gtin} CHAIN{i:03d}" for i in range(20, 39)))
+    page.get_by_role("button", name="Receive").click()
+    expect(page.locator("main")).to_contain_text("Received")
+    page.goto(second_url)
+    resolve = page.locator("form", has=page.get_by_role("button", name="Resolve"))
+    expect(resolve).to_contain_text("CHAIN039")
+    resolve.locator("#missing-1").check()  # the only missing pack: CHAIN039
+    resolve.get_by_label("Found by the receiver").check()
+    resolve.get_by_role("button", name="Resolve").click()
+    expect(page.locator("main")).to_contain_text("Found by the receiver")
+    expect(page.get_by_role("button", name="Resolve")).to_have_count(0)
+    screenshot("missing-pack-found")
+    page.goto("/packs/")
+    page.get_by_label("GTIN and serial, or scan the pack").fill(f"0{gtin} CHAIN039")
+    page.get_by_label("GTIN and serial, or scan the pack").press("Enter")
+    expect(page.get_by_role("table")).to_contain_text("Missing pack resolved")
+    expect(page.locator("main")).to_contain_text(pharmacy.locations[0].gln)
