@@ -10,6 +10,8 @@ settings (``--workers`` x ``--threads``, gthread), driven by client threads on t
 2. ``POST /api/v1/verify`` at ``--connections``: requests/s against the probe's, p99;
 3. ``POST /api/v1/verify/bulk`` with 1,000 scans per request: codes/s;
 4. ``POST /api/v1/verify/photo`` with perspective photos of pack labels (pharma.barcodes.corpus): photos/s.
+Each count starts once the server answers and after a warm-up of ``WARMUP`` seconds, so that
+gunicorn's workers loading the app is not counted.
 Targets (issue 4): single >= 0.6x the probe's requests/s with p99 <= 50 ms; bulk >= 20,000 codes/s;
 photos >= 50/s.
 """
@@ -25,6 +27,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -94,13 +98,27 @@ def serving(spec: str, env: dict, workers: int, threads: int):
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 break
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{port}"
+        # the master accepts connections before its workers have loaded the app: wait for an answer
+        # (any status), so that loading the app is not counted in the figures (see WARMUP too)
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"{base}/ready-check", timeout=5)
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base
     finally:
         server.terminate()
         server.wait(10)
 
 
-def drive(send, seconds: float, connections: int, warmup: float = 1.0) -> tuple[int, float, list[float], Counter]:
+WARMUP = 3.0  # seconds of calls before counting: the other workers finish loading the app meanwhile
+
+
+def drive(send, seconds: float, connections: int, warmup: float = WARMUP) -> tuple[int, float, list[float], Counter]:
     """``send(http, i)`` from ``connections`` threads for ``seconds`` after a warm-up; returns how
     many calls, the elapsed time, each call's latency and a tally of what ``send`` returned."""
     import requests

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from pharma.parties.models import ApiToken, Device, Location, Organisation, User, UserRole
 from pharma.shared.actor import Actor
+from pharma.shared.prepared import Prepared
 from pharma.shared.time import utcnow
 
 TOKEN_PREFIX = "ph_"
@@ -84,8 +85,9 @@ _TOKEN_ACTOR = (
     .outerjoin(Organisation, Organisation.id == func.coalesce(User.organisation_id, Location.organisation_id))
 )
 
-# built once: working out a fresh statement's cache key costs more than the query itself
-_TOKEN_ACTOR_BY_HASH = _TOKEN_ACTOR.where(ApiToken.token_hash == bindparam("hash"))
+# built once: working out a fresh statement's cache key costs more than the query itself; on
+# PostgreSQL run as a prepared statement on the driver connection (every API call makes it)
+_TOKEN_ACTOR_BY_HASH = Prepared(_TOKEN_ACTOR.where(ApiToken.token_hash == bindparam("hash")))
 
 _SESSION_ACTOR = (
     select(User.username, User.active, User.session_epoch, Organisation.id, Organisation.type,
@@ -99,11 +101,11 @@ def _roles(joined: str | None) -> frozenset[str]:
 
 
 def actor_from_token(db: Session, token: str) -> Actor | None:
-    row = db.connection().execute(_TOKEN_ACTOR_BY_HASH, {"hash": token_hash(token)}).first()
-    if row is None:
+    rows = _TOKEN_ACTOR_BY_HASH.rows(db.connection(), {"hash": token_hash(token)})
+    if not rows:
         return None
     (token_id, expires_at, revoked_at, last_used_at, user_id, username, user_active, device_id,
-     registration_number, device_active, location_id, org_id, org_type, org_active, roles) = row
+     registration_number, device_active, location_id, org_id, org_type, org_active, roles) = rows[0]
     now = utcnow()
     if revoked_at is not None or (expires_at is not None and expires_at <= now) or not org_active:
         return None

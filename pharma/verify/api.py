@@ -2,13 +2,14 @@
 
 An unparseable scan is answered 200 with the verdict INVALID_CODE. An ``Idempotency-Key``
 header makes a retried verification count once (pharma.shared.idempotency replays the answer).
-Verification answers are built by ``schemas.verification_json``, exactly as ``VerificationOut``
-documents them (tested), because a bulk of 1,000 is served faster so than by a generic dump.
+Verification answers are built by ``schemas.verification_json`` (a bulk's by ``schemas.results_text``),
+exactly as ``VerificationOut`` documents them (tested), because a bulk of 1,000 is served faster so
+than by a generic dump.
 """
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 
 from pharma.shared.http import autocommit_reads, uow
@@ -27,23 +28,31 @@ def _key() -> str | None:
     return request.headers.get(HEADER) or None
 
 
-def _results(results: list) -> Response:
-    return jsonify({"results": [s.verification_json(r) for r in results]})
+def _results(results: list, one: bool = False) -> Response:
+    """``jsonify({"results": [...]})`` (``one``: ``jsonify`` of the one result), byte for byte,
+    written by ``schemas.results_text``."""
+    provider = current_app.json
+    if (provider.compact is None and current_app.debug) or provider.compact is False \
+            or not getattr(provider, "sort_keys", False) or not getattr(provider, "ensure_ascii", False):
+        answers = [s.verification_json(r) for r in results]  # not compact, sorted and ASCII: jsonify itself
+        return jsonify(answers[0] if one else {"results": answers})
+    text = s.results_text(results, lambda value: provider.dumps(value, separators=(",", ":")), one)
+    return current_app.response_class(f"{text}\n", mimetype=provider.mimetype)
 
 
 @blp.post("")
 @autocommit_reads
-@blp.arguments(s.VerifyIn)
+@blp.arguments(s.VerifyIn())
 @blp.response(200, s.VerificationOut)
 def verify(args):
     """Verify one raw scan: verdict, findings, repairs made to the scan, product and pack facts."""
     result = svc.verify_scan(uow(), svc.Scan(args["scan"], args["symbology"]), args["location_gln"], _key())
-    return jsonify(s.verification_json(result))
+    return _results([result], one=True)
 
 
 @blp.post("/bulk")
 @autocommit_reads
-@blp.arguments(s.BulkIn)
+@blp.arguments(s.BulkIn())
 @blp.response(200, s.ResultsOut)
 def verify_bulk(args):
     """Verify 1 to 1,000 raw scans at once, each with its own verdict, in the order sent."""

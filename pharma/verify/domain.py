@@ -90,6 +90,8 @@ class Finding:
 
 def verdict_of(findings: list[Finding]) -> Verdict:
     """The most severe finding's verdict; OK when there is none."""
+    if not findings:
+        return V.OK
     return max((f.verdict for f in findings), key=RANK.__getitem__, default=V.OK)
 
 

@@ -13,13 +13,29 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import ARRAY, String, and_, bindparam, case, exists, func, or_, select, true, tuple_
+from sqlalchemy import (
+    ARRAY,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from pharma.parties.models import Location
 from pharma.register.domain import format_decimal
 from pharma.register.models import Certificate, Product, ProductGtin, ProductSubstance, Substance
 from pharma.shared.identifiers import Expiry
+from pharma.shared.prepared import Prepared
 from pharma.trace.models import Batch, Declaration, Pack, Shipment, ShipmentPack
 from pharma.verify.domain import PackRecord, ProductFacts
 
@@ -59,8 +75,9 @@ PACKS = (
 class Lookup:
     """Facts for GTINs and packs, loaded in batches and remembered (missing ones as None)."""
 
-    def __init__(self, session: Session, today: date) -> None:
+    def __init__(self, session: Session, today: date, connection: Connection | None = None) -> None:
         self.session = session
+        self._connection = connection  # the session's, when the caller has it already
         self.today = today
         self.products: dict[str, ProductFacts | None] = {}
         self.packs: dict[tuple[str, str], PackRecord | None] = {}
@@ -90,6 +107,9 @@ class Lookup:
 
     # ------------------------------------------------------------ loading
 
+    def connection(self) -> Connection:
+        return self._connection if self._connection is not None else self.session.connection()
+
     def load_readings(self, readings: Iterable) -> None:
         self.load(*_keys(readings))
 
@@ -109,7 +129,7 @@ class Lookup:
         rows: dict[str, list] = {}
         one = len(gtins) == 1
         params = {"gtin": gtins[0]} if one else {"gtins": gtins}
-        for row in self.session.connection().execute(PRODUCT_BY_GTIN if one else PRODUCTS_BY_GTINS, params):
+        for row in (PRODUCT_BY_GTIN if one else PRODUCTS_BY_GTINS).rows(self.connection(), params):
             rows.setdefault(row[0], []).append(row)
         for gtin in gtins:
             found = rows.get(gtin)
@@ -118,25 +138,39 @@ class Lookup:
     def _load_packs(self, keys: list[tuple[str, str]]) -> None:
         for key in keys:
             self.packs[key] = None
-        for row in self.session.connection().execute(*_packs_query(self.session, keys)):
-            self.packs[(row[0], row[1])] = _pack(row)
+        connection = self.connection()
+        statement, params = _packs_query(connection.dialect.name, keys)
+        expiries: dict[tuple, Expiry] = {}  # the packs of a batch share one
+        for row in statement.rows(connection, params):
+            self.packs[(row[0], row[1])] = _pack(row, expiries)
 
     def _load_one(self, key: tuple[str, str]) -> None:
         """The GTIN's facts and the pack's record in one statement: the product rows (one per
         substance) each carry the pack's columns, or NULLs when the pack is unknown."""
         gtin, serial = key
-        rows = self.session.connection().execute(PRODUCT_AND_PACK, {"gtin": gtin, "serial": serial}).all()
+        rows = PRODUCT_AND_PACK.rows(self.connection(), {"gtin": gtin, "serial": serial})
         product_rows = [row[:_PRODUCT_WIDTH] for row in rows if row[0] is not None]
         self.products[gtin] = _product(product_rows) if product_rows else None
         pack = rows[0][_PRODUCT_WIDTH:] if rows else None
         self.packs[key] = _pack(pack) if pack is not None and pack[0] is not None else None
 
 
-def _pack(row) -> PackRecord:
-    return PackRecord(
-        gtin=row[0], serial=row[1], state=row[2], state_changed_at=row[3], batch=row[4],
-        expiry=Expiry(row[5], row[6]), recalled=bool(row[7]), location_id=row[8], location_name=row[9],
-        custodian_org_id=row[10], transit_to=row[11], released=bool(row[12]))
+def _pack(row, expiries: dict[tuple, Expiry] | None = None) -> PackRecord:
+    """The record of a PACKS row. Filled in directly, as PackRecord(...) would (tested): a frozen
+    dataclass's __init__ sets each of its twelve fields through object.__setattr__, which for a
+    bulk's thousand packs costs more than reading them."""
+    key = (row[5], row[6])
+    expiry = expiries.get(key) if expiries is not None else None
+    if expiry is None:
+        expiry = Expiry(row[5], row[6])
+        if expiries is not None:
+            expiries[key] = expiry
+    record = object.__new__(PackRecord)
+    record.__dict__.update(
+        gtin=row[0], serial=row[1], state=row[2], state_changed_at=row[3], batch=row[4], expiry=expiry,
+        recalled=bool(row[7]), location_id=row[8], location_name=row[9], custodian_org_id=row[10],
+        transit_to=row[11], released=bool(row[12]))
+    return record
 
 
 def _keys(readings: Iterable) -> tuple[set[str], set[tuple[str, str]]]:
@@ -160,20 +194,27 @@ def _product(rows: list) -> ProductFacts:
 
 
 # statements built once: SQLAlchemy keys its compiled cache on a statement's structure, which is
-# costly to work out afresh for every scan
-PRODUCT_BY_GTIN = PRODUCTS.where(ProductGtin.gtin == bindparam("gtin"))
-PRODUCTS_BY_GTINS = PRODUCTS.where(ProductGtin.gtin.in_(bindparam("gtins", expanding=True)))
-PACK_BY_KEY = PACKS.where(Pack.gtin == bindparam("gtin"), Pack.serial == bindparam("serial"))
-_WANTED = func.unnest(bindparam("gtins", type_=ARRAY(String)), bindparam("serials", type_=ARRAY(String))
+# costly to work out afresh for every scan; on PostgreSQL they run as prepared statements (pharma.shared.prepared)
+_PRODUCT_BY_GTIN = PRODUCTS.where(ProductGtin.gtin == bindparam("gtin"))
+PRODUCT_BY_GTIN = Prepared(_PRODUCT_BY_GTIN)
+PRODUCTS_BY_GTINS = Prepared(PRODUCTS.where(ProductGtin.gtin.in_(bindparam("gtins", expanding=True))),
+                             PRODUCTS.where(ProductGtin.gtin == any_(bindparam("gtins", type_=ARRAY(String)))))
+_PACK_BY_KEY = PACKS.where(Pack.gtin == bindparam("gtin"), Pack.serial == bindparam("serial"))
+PACK_BY_KEY = Prepared(_PACK_BY_KEY)
+# the keys as two texts of values separated by GS, which no GTIN or serial holds (GS1 set 82):
+# psycopg spends some 5 ms of CPU turning a thousand keys into two arrays
+_GS = literal_column("chr(29)")
+_WANTED = func.unnest(func.string_to_array(bindparam("gtins", type_=String), _GS),
+                      func.string_to_array(bindparam("serials", type_=String), _GS)
                       ).table_valued("gtin", "serial").render_derived(name="wanted")
-PACKS_BY_ARRAYS = PACKS.join(_WANTED, and_(Pack.gtin == _WANTED.c.gtin, Pack.serial == _WANTED.c.serial))
-PACKS_BY_KEYS = PACKS.where(tuple_(Pack.gtin, Pack.serial).in_(bindparam("keys", expanding=True)))
+PACKS_BY_ARRAYS = Prepared(PACKS.join(_WANTED, and_(Pack.gtin == _WANTED.c.gtin, Pack.serial == _WANTED.c.serial)))
+PACKS_BY_KEYS = Prepared(PACKS.where(tuple_(Pack.gtin, Pack.serial).in_(bindparam("keys", expanding=True))))
 _PRODUCT_WIDTH = len(PRODUCTS.selected_columns)
-_PRODUCT_SUB = PRODUCT_BY_GTIN.add_columns(ProductSubstance.position.label("substance_position")).subquery("product")
-_PACK_SUB = PACK_BY_KEY.subquery("pack")
+_PRODUCT_SUB = _PRODUCT_BY_GTIN.add_columns(ProductSubstance.position.label("substance_position")).subquery("product")
+_PACK_SUB = _PACK_BY_KEY.subquery("pack")
 # the scanned GTIN as a one-row table, so that an unknown product still brings its pack (or none)
 _KEY = select(bindparam("gtin", type_=String).label("gtin")).subquery("key")
-PRODUCT_AND_PACK = (
+PRODUCT_AND_PACK = Prepared(
     select(*list(_PRODUCT_SUB.c)[:_PRODUCT_WIDTH], *_PACK_SUB.c)
     .select_from(_KEY)
     .outerjoin(_PRODUCT_SUB, true())
@@ -182,12 +223,13 @@ PRODUCT_AND_PACK = (
 )
 
 
-def _packs_query(session: Session, keys: list[tuple[str, str]]) -> tuple:
+def _packs_query(dialect: str, keys: list[tuple[str, str]]) -> tuple[Prepared, dict]:
     """The packs of these keys. One key (a counter's scan): plain equalities, whose prepared plan
     PostgreSQL reuses without planning again. More keys: on PostgreSQL a join with ``unnest`` of
-    two arrays, one index probe per key and one plan whatever the number of keys."""
+    two arrays, one index probe per key and one plan whatever the number of keys (SQLite: ``IN``)."""
     if len(keys) == 1:
         return PACK_BY_KEY, {"gtin": keys[0][0], "serial": keys[0][1]}
-    if session.get_bind().dialect.name == "postgresql":
-        return PACKS_BY_ARRAYS, {"gtins": [k[0] for k in keys], "serials": [k[1] for k in keys]}
-    return PACKS_BY_KEYS, {"keys": keys}
+    gtins, serials = "\x1d".join(k[0] for k in keys), "\x1d".join(k[1] for k in keys)
+    if dialect != "postgresql" or gtins.count("\x1d") + serials.count("\x1d") != 2 * (len(keys) - 1):
+        return PACKS_BY_KEYS, {"keys": keys}  # (a GS in a key, were it possible: the portable form)
+    return PACKS_BY_ARRAYS, {"gtins": gtins, "serials": serials}

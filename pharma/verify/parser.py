@@ -9,7 +9,9 @@ check digits, impossible dates, and scans that read several ways.
 Element strings are read with biip's table of application identifiers (formats, patterns, data
 titles) and biip reads Digital Link URIs. The common case, a clean element string, is read by the
 small reader here rather than ``biip.parse``: biip spends 100 to 170 microseconds a scan, too
-much for bulk verification at 20,000 codes a second; tests check both agree.
+much for bulk verification at 20,000 codes a second; tests check both agree. The commonest of all,
+a pack's 01, 17, 10 and 21 with its GS and nothing to repair, is read in one pass (``_clean_pack``),
+which gives exactly what the general reader gives (a differential test over the parser's corpus).
 
 Repairs, each reported on the result: a GS substitute; a lost GS, restored only when exactly one
 reading is valid (or, with ``known``, exactly one matches the records); Caps Lock and a Russian
@@ -24,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from biip import ParseConfig, ParseError
 from biip.gs1_application_identifiers import _GS1_APPLICATION_IDENTIFIERS  # biip's table, pinned to biip 5.x
@@ -500,8 +502,7 @@ def _readings(t: _Text, opts: _Options, exhaustive: bool) -> tuple[list[ParsedSc
 
 # ---------------------------------------------------------------- the parser
 
-@dataclass(frozen=True, slots=True)
-class _Options:
+class _Options(NamedTuple):  # a tuple: built for every scan, in a fraction of a dataclass's time
     symbology: str | None
     substitutes: tuple[str, ...]
     today: date
@@ -513,12 +514,26 @@ def parse_scan(raw: str | bytes, *, symbology: str | None = None,
     """Read one scan. Bytes (from images or serial ports) are latin-1 and may carry the symbology
     identifier; ``known`` (the register and the pack records) settles what the data alone cannot.
     Raises ScanRefused."""
-    text = bytes(raw).decode("latin-1") if isinstance(raw, bytes | bytearray | memoryview) else raw
+    text, opts = _setup(raw, symbology, gs_substitutes, today)
+    if known is None:
+        fast = _clean_pack(text, opts)
+        if fast is not None:
+            return fast
+    return _read(text, opts, known)
+
+
+def _setup(raw: str | bytes, symbology: str | None, gs_substitutes: Sequence[str],
+           today: date | None) -> tuple[str, _Options]:
+    text = raw if type(raw) is str else bytes(raw).decode("latin-1") if isinstance(raw, _BYTES) else raw
     if not text.strip(" \t\r\n"):
         raise ScanRefused("EMPTY_SCAN", "The scan is empty.")
     substitutes = _DEFAULT_STAND_INS if gs_substitutes is DEFAULT_GS_SUBSTITUTES else \
         tuple(s for s in gs_substitutes if s and s != GS)
-    opts = _Options(_symbology(symbology), substitutes, today or date.today())
+    return text, _Options(_symbology(symbology), substitutes, today or date.today())
+
+
+def _read(text: str, opts: _Options, known: KnownPacks | None) -> ParsedScan:
+    """The general reader: every form, refusal and repair."""
     as_is, strict, elements, failure = _as_is(text, opts)
     if strict is not None:
         settled = not _open_ended(as_is, elements)
@@ -532,6 +547,87 @@ def parse_scan(raw: str | bytes, *, symbology: str | None = None,
         if found is not None:
             return found
     return _only_reading(text, as_is, failure, opts)
+
+
+# ---------------------------------------------------------------- the common case in one pass
+
+_BYTES = (bytes, bytearray, memoryview)
+
+# the patterns biip gives batch and serial (set 82, 1 to 20 characters); the fast reading checks
+# what the general one does, field by field (AI 01: _problem's digits and check digit; 17: _date_problem)
+_X20 = {code: _AIS[code].value for code in ("10", "21")}
+assert all(_AIS[code].longest == 20 and _AIS[code].charset is CSET82 and _AIS[code].fixed is None for code in _X20)
+assert _AIS["01"].fixed == 14 and _AIS["17"].fixed == 6 and "17" in _DATES and _CHECKED["01"] == "GTIN"
+_TRIMMED = " \t\r\n" + GS
+_NOT_ELEMENTS = frozenset({8, 12, 13, 14, 18})  # lengths at which digits alone are a GTIN or an SSCC
+
+
+def _clean_pack(text: str, opts: _Options) -> ParsedScan | None:
+    """What nearly every scan is, read in one pass: a GS1 element string of AIs 01, 17, 10 and 21,
+    each once, with or without ]d2, a GS after every variable-length field but the last, nothing
+    to trim, substitute or repair, every field valid. Its ParsedScan is exactly what the general
+    reader gives (tested over the parser's whole corpus); None sends anything else to it."""
+    if not text or text[0] in _TRIMMED or text[-1] in _TRIMMED:
+        return None
+    symbology = opts.symbology
+    body = text
+    if text[0] == "]":
+        if text[:3] != "]d2" or symbology not in (None, "]d2"):
+            return None
+        symbology, body = "]d2", text[3:]
+    elif symbology not in (None, "]d2") or (symbology is None and len(body) in _NOT_ELEMENTS):
+        return None
+    for sub in opts.substitutes:
+        if sub in body:
+            return None
+    today = opts.today
+    fields: dict[str, str] = {}
+    pos, end = 0, len(body)
+    last_fixed = True
+    while pos < end:
+        code = body[pos:pos + 2]
+        if code in fields:
+            return None
+        if code == "01":  # N14 with its check digit
+            value = body[pos + 2:pos + 16]
+            pos += 16
+            if len(value) != 14 or not (value.isascii() and value.isdigit()) \
+                    or _check_digit(value[:-1]) != int(value[-1]):
+                return None
+            last_fixed = True
+        elif code == "17":  # N6, a date (day 00: the month's last)
+            value = body[pos + 2:pos + 8]
+            pos += 8
+            if len(value) != 6 or not (value.isascii() and value.isdigit()) or not "01" <= value[2:4] <= "12" \
+                    or (value[4:] > "28" and _date_problem("", value, today) is not None):
+                return None
+            last_fixed = True
+        elif code == "10" or code == "21":  # X..20, up to a GS or the end
+            start = pos + 2
+            pos = body.find(GS, start)
+            if pos < 0:
+                pos = end
+            value = body[start:pos]
+            if not 0 < len(value) <= 20 or not CSET82.issuperset(value) or not _X20[code].fullmatch(value):
+                return None
+            last_fixed = False
+        else:
+            return None
+        fields[code] = value
+        while pos < end and body[pos] == GS:
+            pos += 1
+    gtin = fields.get("01")
+    if gtin is None or (not last_fixed and GS not in body):  # no GTIN, or a lost GS may hide in the last field
+        return None
+    expiry = fields.get("17")
+    # a valid 10 or 21 is 1 to 20 characters of set 82: what Batch.parse and Serial.parse accept as is.
+    # Filled in directly: a frozen dataclass's __init__ sets each field through object.__setattr__,
+    # a fifth of this whole reading's time.
+    scan = object.__new__(ParsedScan)
+    scan.__dict__.update(raw=text, symbology=symbology, gtin=_gtin14(gtin), serial=fields.get("21"),
+                         batch=fields.get("10"), expiry=_expiry(expiry, today) if expiry else None, sscc=None,
+                         repairs=())
+    return scan
 
 
 def _as_is(text: str, opts: _Options) -> tuple[_Text | None, ParsedScan | None, list, ScanRefused | None]:
