@@ -49,6 +49,7 @@ def api_blueprints():
     from pharma.parties.api import blp as parties_api
     from pharma.permits.api import blp as permits_api
     from pharma.register.api import blp as register_api
+    from pharma.stock.api import blp as stock_api
     from pharma.trace.api_declarations import blp as declarations_api
     from pharma.trace.api_history import blp as history_api
     from pharma.trace.api_movements import blp as movements_api
@@ -56,7 +57,7 @@ def api_blueprints():
     from pharma.verify.api import blp as verify_api
 
     return [register_api, parties_api, permits_api, declarations_api, movements_api, history_api, audit_api,
-            labels_api, verify_api, alerts_api]
+            labels_api, verify_api, alerts_api, stock_api]
 
 
 def register_pages(app: Flask) -> None:
@@ -65,6 +66,7 @@ def register_pages(app: Flask) -> None:
     from pharma.parties.views import bp as parties_web
     from pharma.permits.views import bp as permits_web
     from pharma.register.views import bp as register_web
+    from pharma.stock.views import bp as stock_web
     from pharma.trace.views_declarations import bp as declarations_web
     from pharma.trace.views_history import bp as history_web
     from pharma.trace.views_movements import bp as movements_web
@@ -72,7 +74,7 @@ def register_pages(app: Flask) -> None:
     from pharma.web import bp as home_web
 
     for bp in (home_web, parties_web, register_web, permits_web, declarations_web, movements_web, history_web,
-               audit_web, labels_web, verify_web):
+               audit_web, labels_web, verify_web, stock_web):
         app.register_blueprint(bp)
 
 

@@ -34,6 +34,7 @@ def load_all(if_empty: bool = False, session=None, directory: Path = FIXTURES, r
     from pharma.permits import fixtures as permits
     from pharma.register import fixtures as register
     from pharma.register.models import Product
+    from pharma.stock.fixtures import load_stock_demo
     from pharma.trace import fixtures as trace
     from pharma.verify.fixtures import load_verify_demo
 
@@ -52,6 +53,7 @@ def load_all(if_empty: bool = False, session=None, directory: Path = FIXTURES, r
             report.counts.update(permits.load_permits(session))
             report.counts.update(trace.load_trace_demo(session))
             report.counts.update(load_verify_demo(session))
+            report.counts.update(load_stock_demo(session))
         UnitOfWork(session, Actor.system("fixtures")).audit(
             "fixtures.load", "database", "fixtures", {"directory": directory.name, **report.counts})
         session.commit()

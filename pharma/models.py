@@ -6,6 +6,7 @@ from pharma.permits import models as _permits  # noqa: F401
 from pharma.register import models as _register  # noqa: F401
 from pharma.shared import idempotency as _idempotency  # noqa: F401
 from pharma.shared.orm import Base
+from pharma.stock import models as _stock  # noqa: F401
 from pharma.trace import models as _trace  # noqa: F401
 from pharma.verify import models as _verify  # noqa: F401
 

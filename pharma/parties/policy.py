@@ -72,6 +72,9 @@ POLICY: dict[str, Rule] = {
     "verify.alert.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR)),
     "verify.alert.manage": Rule(any_org=_r(R.REGULATOR)),
     "labels.draw": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR), own_org=_r(R.IMPORTER)),
+    # stock: each location's ledger and balances; custodians keep their own, the agency reads all
+    "stock.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR), own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "stock.write": Rule(own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
     # audit log
     "audit.read": Rule(any_org=_r(R.REGULATOR, R.ADMIN)),
 }

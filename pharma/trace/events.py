@@ -4,11 +4,15 @@ An event covers explicit packs (``pack_ids`` or ``packs_from``, a SELECT of pack
 row by row in one INSERT ... SELECT) or, for facts about many packs at once, a scope: a batch,
 a product, or a declaration (its commissioned packs). Scoped events are found by the history
 query through the pack's batch, product and declaration; they need no per-pack rows.
+
+Listeners (``subscribe``) are called at the end of ``record``, in the same transaction, with the
+event's id, type and arguments: other contexts keep in step with custody this way (the stock
+ledger posts its movements) without trace knowing them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import Select, insert, literal, select
@@ -16,6 +20,15 @@ from sqlalchemy import Select, insert, literal, select
 from pharma.shared.time import utcnow
 from pharma.shared.uow import UnitOfWork
 from pharma.trace.models import TraceEvent, TraceEventPack
+
+Listener = Callable[..., None]
+_listeners: list[Listener] = []
+
+
+def subscribe(listener: Listener) -> None:
+    """Call ``listener(uow, event_id, type, **arguments)`` after every recorded event (once)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def record(
@@ -50,6 +63,7 @@ def record(
     ).scalar_one()
     linked = 0
     if pack_ids is not None:
+        pack_ids = list(pack_ids)
         rows = [{"pack_id": pid, "event_id": event_id} for pid in pack_ids]
         if rows:
             uow.session.execute(insert(TraceEventPack), rows)
@@ -64,4 +78,8 @@ def record(
     if count is None and linked:
         uow.session.execute(
             TraceEvent.__table__.update().where(TraceEvent.id == event_id).values(count=linked))
+    for listener in _listeners:
+        listener(uow, event_id, str(type), location_id=location_id, to_state=to_state, reason=reason,
+                 document=document, pack_ids=pack_ids, packs_from=packs_from, batch_id=batch_id,
+                 product_id=product_id, declaration_id=declaration_id, details=details or {}, at=at)
     return event_id

@@ -188,11 +188,12 @@ def _area_cases() -> list[Case]:
         authz_labels,
         authz_movements,
         authz_permits,
+        authz_stock,
         authz_verify,
     )
 
     return [*authz_permits.CASES, *authz_declarations.CASES, *authz_movements.CASES, *authz_history.CASES,
-            *authz_labels.CASES, *authz_verify.CASES]
+            *authz_labels.CASES, *authz_verify.CASES, *authz_stock.CASES]
 
 
 CASES += _area_cases()
