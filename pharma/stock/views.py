@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from pharma.shared.errors import InvalidIdentifier, PharmaError, ValidationFailed
 from pharma.shared.http import flash_error, login_required, uow
@@ -140,8 +141,9 @@ def receive():
         except PharmaError as exc:
             flash_error(exc)
             return render_template("stock/receive.html", form=form, locations=locations, rows=RECEIPT_ROWS), exc.status
-        flash(_("Received %(n)s units on %(doc)s.", n=sum(m["quantity"] for m in posted.movements),
-                doc=posted.document_id), "success")
+        units = sum(m["quantity"] for m in posted.movements)
+        flash(ngettext("Received %(num)s unit, document %(doc)s.", "Received %(num)s units, document %(doc)s.", units,
+                       doc=posted.document_id), "success")
         return redirect(url_for("stock_web.on_hand", location_id=posted.location_id))
     return render_template("stock/receive.html", form=form, locations=locations, rows=RECEIPT_ROWS)
 
@@ -161,8 +163,9 @@ def issue():
             flash_error(exc)
             return render_template("stock/issue.html", form=form, locations=locations, kinds=ISSUE_KINDS,
                                    posted=None), exc.status
-        flash(_("Issued %(n)s units on %(doc)s.", n=-sum(m["quantity"] for m in posted.movements),
-                doc=posted.document_id), "success")
+        units = -sum(m["quantity"] for m in posted.movements)
+        flash(ngettext("Issued %(num)s unit, document %(doc)s.", "Issued %(num)s units, document %(doc)s.", units,
+                       doc=posted.document_id), "success")
         return render_template("stock/issue.html", form={"location_id": str(posted.location_id),
                                                          "kind": form.get("kind")},
                                locations=locations, kinds=ISSUE_KINDS, posted=posted)
@@ -185,8 +188,9 @@ def write_off():
             flash_error(exc)
             return render_template("stock/write_off.html", form=form, locations=locations,
                                    reasons=WRITE_OFF_REASONS), exc.status
-        flash(_("Wrote off %(n)s units on %(doc)s.", n=-sum(m["quantity"] for m in posted.movements),
-                doc=posted.document_id), "success")
+        units = -sum(m["quantity"] for m in posted.movements)
+        flash(ngettext("Wrote off %(num)s unit, document %(doc)s.", "Wrote off %(num)s units, document %(doc)s.", units,
+                       doc=posted.document_id), "success")
         return redirect(url_for("stock_web.on_hand", location_id=posted.location_id))
     return render_template("stock/write_off.html", form=form, locations=locations, reasons=WRITE_OFF_REASONS)
 

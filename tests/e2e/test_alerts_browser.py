@@ -46,7 +46,8 @@ def test_a_counterfeit_scanned_at_the_counter_reaches_the_regulator_who_closes_t
     page.get_by_role("button", name="Investigate").click()
     expect(page.locator("#alert-status")).to_have_text("Investigating")
     page.get_by_label("Reason", exact=True).select_option("CONFIRMED_COUNTERFEIT")
-    page.get_by_label('Note (required when the reason is "Another reason")').fill("Pack seized; supplier reported to the police.")
+    page.get_by_label('Note (required when the reason is "Another reason")').fill(
+        "Pack seized; supplier reported to the police.")
     page.get_by_role("button", name="Close", exact=True).click()
     expect(page.locator("#alert-status")).to_have_text("Closed")
     expect(page.locator("main")).to_contain_text("Pack seized; supplier reported to the police.")

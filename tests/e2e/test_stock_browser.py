@@ -27,7 +27,7 @@ def test_a_pharmacist_receives_and_sells_by_scanning_earliest_expiry_first(page,
         page.get_by_label(f"Quantity, row {row}").fill(quantity)
         page.get_by_label(f"Unit cost, row {row}").fill("3.20")
     page.get_by_role("button", name="Receive").click()
-    expect(page.locator("main")).to_contain_text("Received 7 units on INV-E2E")
+    expect(page.locator("main")).to_contain_text("Received 7 units, document INV-E2E")
     expect(page.locator("#totals")).to_contain_text("2 batches, 7 units, value 22.40")
 
     page.get_by_role("link", name="Sell or dispense").click()
@@ -38,7 +38,7 @@ def test_a_pharmacist_receives_and_sells_by_scanning_earliest_expiry_first(page,
         page.keyboard.type(gtin[1:])
         page.keyboard.press("Enter")
     page.get_by_role("button", name="Issue").click()
-    expect(page.locator("main")).to_contain_text("Issued 3 units on FD-E2E-1")
+    expect(page.locator("main")).to_contain_text("Issued 3 units, document FD-E2E-1")
     issued = page.get_by_role("row")
     expect(issued.filter(has_text="SOON")).to_contain_text("2")
     expect(issued.filter(has_text="LATE")).to_contain_text("1")

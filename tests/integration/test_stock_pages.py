@@ -33,7 +33,7 @@ def test_a_pharmacist_receives_sells_by_scanning_and_reads_the_card(client, make
                                             "document": "FD-100", "scans": scans})
     html = res.get_data(as_text=True)
     assert res.status_code == 200, html
-    assert "Issued 3 units on FD-100" in html
+    assert "Issued 3 units, document FD-100" in html
     assert on_hand(db_session, here) == {(gtin, "LATER"): 4}
 
     res = client.post("/stock/issue", data={"csrf_token": token, "location_id": here, "kind": "SALE",
