@@ -153,7 +153,7 @@ def _pg_bulk(s: Session, rows: list) -> bool:
 def _insert_movements(s: Session, rows: list[dict]) -> None:
     """Many rows on PostgreSQL: COPY on the session's connection (in its transaction); else INSERT."""
     if not _pg_bulk(s, rows):
-        s.execute(insert(MOVEMENTS), rows)
+        s.execute(_INSERT_MOVEMENTS, rows)
         return
     cursor = s.connection().connection.driver_connection.cursor()
     with cursor, cursor.copy(f"COPY stock_movements ({', '.join(MOVEMENT_COLUMNS)}) FROM STDIN") as copy:
@@ -180,7 +180,6 @@ def _insert_balances(s: Session, rows: list[dict]) -> None:
 def _update_balances(s: Session, changed: list[dict], now: datetime) -> int:
     """Add the deltas to the balance rows, each guarded by ``quantity + delta >= 0``; returns the rows
     changed. On PostgreSQL many rows go in one statement (UPDATE ... FROM unnest of arrays)."""
-    b = BALANCES.c
     if len(changed) > 1 and s.get_bind().dialect.name == "postgresql":
         total = 0
         for start in range(0, len(changed), UNNEST_CHUNK):
@@ -194,10 +193,14 @@ def _update_balances(s: Session, changed: list[dict], now: datetime) -> int:
                 {"ids": [c["b_id"] for c in part], "dqs": [c["dq"] for c in part], "dvs": [c["dv"] for c in part],
                  "now": now}).rowcount
         return total
-    return s.execute(
-        update(BALANCES).where(b.id == bindparam("b_id"), b.quantity + bindparam("dq") >= 0)
-        .values(quantity=b.quantity + bindparam("dq"), value=b.value + bindparam("dv"), updated_at=bindparam("now")),
-        changed).rowcount
+    return s.execute(_ADD_TO_BALANCE, changed).rowcount
+
+
+_ADD_TO_BALANCE = (
+    update(BALANCES).where(BALANCES.c.id == bindparam("b_id"), BALANCES.c.quantity + bindparam("dq") >= 0)
+    .values(quantity=BALANCES.c.quantity + bindparam("dq"), value=BALANCES.c.value + bindparam("dv"),
+            updated_at=bindparam("now")))
+_INSERT_MOVEMENTS = insert(MOVEMENTS)
 
 
 def _upsert(s: Session):

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from pharma.parties.models import Location
 from pharma.parties.policy import allowed, authorize
@@ -102,8 +102,17 @@ class Posted:
     movements: list[dict] = field(default_factory=list)
 
 
-def _location(uow: UnitOfWork, location_id: int, action: str) -> Location:
-    loc = uow.session.get(Location, location_id)
+# statements of the sale's hot path, built once (building a statement costs more than running it)
+_LOCATION = (select(Location.id, Location.organisation_id, Location.name, Location.gln)
+             .where(Location.id == bindparam("id")))
+_PRODUCTS = (select(ProductGtin.gtin, Product.trade_name, Product.withdrawn_at)
+             .join(Product, Product.id == ProductGtin.product_id)
+             .where(ProductGtin.gtin.in_(bindparam("gtins", expanding=True))))
+
+
+def _location(uow: UnitOfWork, location_id: int, action: str):
+    """The location (id, organisation, name, GLN), once the actor may do ``action`` there."""
+    loc = uow.session.execute(_LOCATION, {"id": location_id}).first()
     if loc is None:
         raise NotFound(f"No location with id {location_id}.")
     authorize(uow.actor, action, loc.organisation_id)
@@ -112,9 +121,7 @@ def _location(uow: UnitOfWork, location_id: int, action: str) -> Location:
 
 def _products(uow: UnitOfWork, gtins) -> dict:
     """The registered products of these GTINs (trade name, withdrawal); refuses an unknown GTIN."""
-    rows = {r.gtin: r for r in uow.session.execute(
-        select(ProductGtin.gtin, Product.trade_name, Product.withdrawn_at)
-        .join(Product, Product.id == ProductGtin.product_id).where(ProductGtin.gtin.in_(sorted(set(gtins)))))}
+    rows = {r.gtin: r for r in uow.session.execute(_PRODUCTS, {"gtins": sorted(set(gtins))})}
     missing = sorted(set(gtins) - set(rows))
     if missing:
         raise ProductNotRegistered(f"GTIN {missing[0]} is not in the product register.", gtins=missing)
@@ -198,20 +205,23 @@ def issue_stock(uow: UnitOfWork, cmd: IssueStock) -> Posted:
     return Posted(loc.id, DOCUMENT_OF[kind], doc, rows)
 
 
+_B = BALANCES.c
+_SELLABLE = (
+    select(_B.id, _B.batch, _B.quantity, _B.value, _B.expiry, _B.expiry_raw, _B.serialized, Batch.recalled_at)
+    .outerjoin(Batch, and_(Batch.gtin == _B.gtin, Batch.batch == _B.batch))
+    .where(_B.location_id == bindparam("location_id"), _B.gtin == bindparam("gtin"), _B.quantity > 0)
+    .order_by(_B.location_id, _B.gtin, _B.batch).with_for_update(of=BALANCES))
+
+
 def _lock_sellable(uow: UnitOfWork, location_id: int, gtins: list[str]
                    ) -> tuple[dict, dict[str, list[Lot]], set[tuple[str, str]]]:
     """Lock every batch on hand of these GTINs here (in key order); the FEFO candidates per GTIN:
     non-serialized, not recalled (by trace, when it knows the batch)."""
-    b = BALANCES.c
     held: dict = {}
     lots: dict[str, list[Lot]] = defaultdict(list)
     recalled_keys: set[tuple[str, str]] = set()
     for gtin in gtins:
-        rows = uow.session.execute(
-            select(b.id, b.batch, b.quantity, b.value, b.expiry, b.expiry_raw, b.serialized, Batch.recalled_at)
-            .outerjoin(Batch, and_(Batch.gtin == b.gtin, Batch.batch == b.batch))
-            .where(b.location_id == location_id, b.gtin == gtin, b.quantity > 0)
-            .order_by(b.location_id, b.gtin, b.batch).with_for_update(of=BALANCES)).all()
+        rows = uow.session.execute(_SELLABLE, {"location_id": location_id, "gtin": gtin}).all()
         for r in rows:
             held[(location_id, gtin, r.batch)] = Held(r.id, r.quantity, r.value, r.expiry, r.expiry_raw, r.serialized)
             if r.recalled_at is not None:
