@@ -357,12 +357,19 @@ def receive(uow: UnitOfWork, shipment_id: int, cmd: Receipt) -> ShipmentView:
         damaged: set[int] = set()
         extra_ids: set[int] = set()
         extra_items: list[dict] = []
+        cases: dict[str, tuple[int, int | None]] = {}
+        for i in range(0, len(ssccs), CHUNK):
+            cases.update((sscc, (cid, on)) for sscc, cid, on in s.execute(
+                select(Case.sscc, Case.id, Case.shipment_id).where(Case.sscc.in_(ssccs[i:i + CHUNK]))))
+        scanned_cases: set[int] = set()
         for sscc in ssccs:
-            case = s.scalar(select(Case).where(Case.sscc == sscc))
-            if case is None or case.shipment_id != shipment.id:
-                extra_items.append({"sscc": sscc, "known": case is not None})
-                continue
-            received.update(pid for pid in _case_packs(s, _with_children(s, {case.id})) if pid in on_board)
+            case_id, case_shipment = cases.get(sscc, (None, None))
+            if case_id is None or case_shipment != shipment.id:
+                extra_items.append({"sscc": sscc, "known": case_id is not None})
+            else:
+                scanned_cases.add(case_id)
+        if scanned_cases:  # every scanned case with the cases inside it, in a few queries for all of them
+            received.update(pid for pid in _case_packs(s, _with_children(s, scanned_cases)) if pid in on_board)
         ids = _pack_ids(s, [*refs, *damaged_refs])
         flagged = set(damaged_refs)
         for ref in dict.fromkeys([*refs, *damaged_refs]):
@@ -881,7 +888,10 @@ def _with_children(s: Session, case_ids: set[int]) -> set[int]:
     """These cases and every case inside them (a pallet's cases, at any depth)."""
     out, frontier = set(case_ids), set(case_ids)
     while frontier:
-        frontier = set(s.scalars(select(Case.id).where(_in(s, Case.parent_id, list(frontier))))) - out
+        found: set[int] = set()
+        for chunk in _chunks(s, sorted(frontier)):
+            found.update(s.scalars(select(Case.id).where(_in(s, Case.parent_id, chunk))))
+        frontier = found - out
         out |= frontier
     return out
 

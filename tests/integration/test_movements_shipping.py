@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from pharma.auditlog.models import AuditEntry
 from pharma.parties.models import Organisation
+from pharma.shared.identifiers import gs1_check_digit
 from pharma.trace.models import Batch, Case, Pack, Shipment, ShipmentPack, TraceEvent, TraceEventPack
 from tests.factories import Made
 from tests.integration.trace_helpers import API, TODAY, licensed, stock
@@ -272,6 +273,21 @@ def test_receiving_every_case_moves_custody_of_every_pack(client, parties, make,
     assert set(db_session.scalars(select(Case.location_id).where(Case.sscc.in_(lot.cases)))) == {here}
     event = db_session.scalar(select(TraceEvent).where(TraceEvent.type == "RECEIVE"))
     assert event.location_id == here and event.count == 4 and event.organisation_id == parties.pharmacy.id
+
+
+def test_scanned_cases_not_on_the_shipment_are_extra_and_a_scanned_pallet_brings_its_cases(
+        client, parties, make, db_session):
+    lot = stock(make, parties.importer, packs=4, per_case=2, pallet=True)
+    elsewhere = stock(make, parties.importer, packs=2, per_case=2)
+    shipment = ship(client, parties.importer_caller, lot, parties.pharmacy, cases=[lot.pallet]).json
+    unknown = "14769990000000001" + str(gs1_check_digit("14769990000000001"))
+    res = client.post(f"{API}/shipments/{shipment['id']}/receive", headers=parties.pharmacist.headers,
+                      json={"cases": [{"sscc": c} for c in (lot.pallet, elsewhere.cases[0], unknown)]})
+    assert res.status_code == 200, res.json
+    disc = res.json["discrepancies"]
+    assert (disc["missing"], disc["extra"]) == (0, 2)
+    assert disc["extra_items"] == [{"sscc": elsewhere.cases[0], "known": True}, {"sscc": unknown, "known": False}]
+    assert {p["outcome"] for p in res.json["packs"]} == {"RECEIVED"} and len(res.json["packs"]) == 4
 
 
 def test_a_receipt_flags_missing_extra_and_damaged_packs(client, parties, make, db_session):
