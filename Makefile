@@ -64,7 +64,7 @@ translations: $(STAMP_RUN)
 # after changing texts: re-extract messages.pot and merge it into the az and ru catalogues; then
 # translate the new or fuzzy entries (tests/unit/test_translations.py fails until they are)
 messages: $(STAMP_RUN)
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --add-location=file --sort-by-file -w 100 \
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k Text --add-location=file --sort-by-file -w 100 \
 		--project=pharma --version=0.1.0 --copyright-holder="pharma" -o pharma/translations/messages.pot .
 	@for locale in $(LOCALES); do \
 		if [ -f pharma/translations/$$locale/LC_MESSAGES/messages.po ]; then \

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 
 from pharma.extensions import babel
 from pharma.labels import label
+from pharma.shared.text import Text
 
 LOCALES = {"en": "English", "az": "Azərbaycanca", "ru": "Русский"}
 
@@ -23,3 +24,13 @@ def init_babel(app: Flask) -> None:
     app.jinja_env.globals["LOCALES"] = LOCALES
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["text"] = translate
+
+
+def translate(value):
+    """A ``pharma.shared.text.Text`` in the page's language (its values translated too); any
+    other value unchanged."""
+    if not isinstance(value, Text):
+        return value
+    params = {name: translate(v) for name, v in value.params.items()}
+    return gettext(value.template, **params) if params else gettext(value.template)

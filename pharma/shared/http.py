@@ -225,11 +225,14 @@ def _flat_messages(messages, prefix: str = "") -> dict:
 
 
 def flash_error(error: PharmaError) -> None:
-    flash(error.detail, "error")
+    """The refusal on the page, in the page's language where its texts are ``Text``."""
+    from pharma.i18n import translate
+
+    flash(translate(error.detail), "error")
     if isinstance(error, ValidationFailed):
         for field, messages in error.errors.items():
             for message in messages if isinstance(messages, list) else [messages]:
-                flash(f"{field}: {message}", "error")
+                flash(f"{field}: {translate(message)}", "error")
 
 
 _heap_frozen = False

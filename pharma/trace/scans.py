@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pharma.shared.errors import InvalidIdentifier
 from pharma.shared.identifiers import Gtin, Serial, Sscc
+from pharma.shared.text import Text
 from pharma.verify.parser import parse_scan as read_scan
 
 
@@ -78,5 +79,5 @@ def parse_scan_lines(text: str) -> tuple[list[ScannedCase | ScannedPack], dict[s
         try:
             items.append(parse_scan(line))
         except InvalidIdentifier as exc:
-            errors[f"line {n}"] = [f"{line.strip()}: {exc.message}"]
+            errors[f"line {n}"] = [Text("%(scan)s: %(message)s", scan=line.strip(), message=exc.message)]
     return items, errors

@@ -37,6 +37,7 @@ from enum import StrEnum
 from pharma.register.domain import CertificateStatus, in_force
 from pharma.shared.errors import RuleViolation, ValidationFailed
 from pharma.shared.identifiers import Expiry
+from pharma.shared.text import Text
 from pharma.trace.domain import PackFacts, PackState, effective_state
 
 
@@ -161,75 +162,91 @@ def findings_for(scan, product: ProductFacts | None, pack: PackRecord | None, pl
     for its GTIN and the record of its pack. A GTIN-only scan (a legacy EAN-13) is judged by the
     register and its printed expiry alone; a case label is not a pack."""
     if scan.kind == "CASE":
-        return [Finding(V.INVALID_CODE, f"This is a case label (SSCC {scan.sscc}), not a pack: scan the pack's "
-                                        "own code.", "NOT_A_PACK")]
+        return [Finding(V.INVALID_CODE, Text("This is a case label (SSCC %(sscc)s), not a pack: scan the pack's own "
+                                             "code.", sscc=scan.sscc), "NOT_A_PACK")]
     found = _register(scan.gtin, product, today)
     if scan.kind != "PACK":
         if scan.expiry is not None and scan.expiry.date < today:
-            found.append(Finding(V.EXPIRED, f"The printed expiry date {scan.expiry.date} has passed."))
+            found.append(Finding(V.EXPIRED, Text("The printed expiry date %(date)s has passed.",
+                                                 date=scan.expiry.date)))
         return found
     if pack is None:
         if product is None:  # an unregistered GTIN says it all
             return found
-        found.append(Finding(V.UNKNOWN_PACK, f"No pack with serial {scan.serial} was ever commissioned for "
-                                             f"GTIN {scan.gtin}."))
+        found.append(Finding(V.UNKNOWN_PACK, Text("No pack with serial %(serial)s was ever commissioned for GTIN "
+                                                  "%(gtin)s.", serial=scan.serial, gtin=scan.gtin)))
         return found
     return found + _printed(scan, pack) + _state(pack, today) + _custody(pack, place)
 
 
 def _register(gtin: str, product: ProductFacts | None, today: date) -> list[Finding]:
     if product is None:
-        return [Finding(V.UNREGISTERED_PRODUCT, f"GTIN {gtin} is not in the product register.")]
+        return [Finding(V.UNREGISTERED_PRODUCT, Text("GTIN %(gtin)s is not in the product register.", gtin=gtin))]
     if product.certificate_status is None:
-        return [Finding(V.UNREGISTERED_PRODUCT, f"GTIN {gtin} belongs to a product without a registration "
-                                                "certificate.")]
+        return [Finding(V.UNREGISTERED_PRODUCT, Text("GTIN %(gtin)s belongs to a product without a registration "
+                                                     "certificate.", gtin=gtin))]
     found = []
     number, status = product.certificate_number, product.certificate_status
     if status == CertificateStatus.REVOKED:
-        found.append(Finding(V.REGISTRATION_REVOKED, f"Registration certificate {number} is revoked."))
+        found.append(Finding(V.REGISTRATION_REVOKED, Text("Registration certificate %(number)s is revoked.",
+                                                        number=number)))
     elif status == CertificateStatus.SUSPENDED:
-        found.append(Finding(V.REGISTRATION_SUSPENDED, f"Registration certificate {number} is suspended."))
+        found.append(Finding(V.REGISTRATION_SUSPENDED, Text("Registration certificate %(number)s is suspended.",
+                                                  number=number)))
     elif not in_force(status, product.valid_until, today):
-        found.append(Finding(V.REGISTRATION_EXPIRED,
-                             f"Registration certificate {number} expired on {product.valid_until}."))
+        found.append(Finding(V.REGISTRATION_EXPIRED, Text("Registration certificate %(number)s expired on %(date)s.",
+                                                            number=number, date=product.valid_until)))
     if product.withdrawn:
-        found.append(Finding(V.WITHDRAWN, "The product has been withdrawn from the market."))
+        found.append(Finding(V.WITHDRAWN, Text("The product has been withdrawn from the market.")))
     return found
 
 
 def _printed(scan, pack: PackRecord) -> list[Finding]:
     found = []
     if scan.batch is not None and scan.batch != pack.batch:
-        found.append(Finding(V.BATCH_MISMATCH, f"The printed batch {scan.batch} differs from the batch recorded "
-                                               "for this pack."))
+        found.append(Finding(V.BATCH_MISMATCH, Text("The printed batch %(batch)s differs from the batch recorded for "
+                                                    "this pack.", batch=scan.batch)))
     if scan.expiry is not None and not scan.expiry.matches(pack.expiry):
-        found.append(Finding(V.EXPIRY_MISMATCH, f"The printed expiry {scan.expiry.raw} differs from the expiry "
-                                                "recorded for this pack."))
+        found.append(Finding(V.EXPIRY_MISMATCH, Text("The printed expiry %(expiry)s differs from the expiry recorded "
+                                                     "for this pack.", expiry=scan.expiry.raw)))
     return found
 
 
 def _state(pack: PackRecord, today: date) -> list[Finding]:
     found = []
     if pack.recalled:
-        found.append(Finding(V.RECALLED, "The pack's batch has been recalled."))
+        found.append(Finding(V.RECALLED, Text("The pack's batch has been recalled.")))
     if pack.expiry.date < today:
-        found.append(Finding(V.EXPIRED, "The pack is past its expiry date."))
+        found.append(Finding(V.EXPIRED, Text("The pack is past its expiry date.")))
     if pack.state == PackState.DISPENSED:
-        found.append(Finding(V.ALREADY_DISPENSED, "The pack was already dispensed or sold."))
+        found.append(Finding(V.ALREADY_DISPENSED, Text("The pack was already dispensed or sold.")))
     elif pack.state != PackState.ACTIVE:
-        found.append(Finding(V.INACTIVE, f"The pack is out of circulation: {pack.state.lower()}.", pack.state))
+        found.append(Finding(V.INACTIVE, _out_of_circulation(pack.state), pack.state))
     return found
+
+
+_OUT_OF_CIRCULATION = {
+    PackState.DESTROYED: Text("The pack is out of circulation: destroyed."),
+    PackState.STOLEN: Text("The pack is out of circulation: stolen."),
+    PackState.EXPORTED: Text("The pack is out of circulation: exported."),
+    PackState.SAMPLE: Text("The pack is out of circulation: sample."),
+    PackState.LOCKED: Text("The pack is out of circulation: locked."),
+}
+
+
+def _out_of_circulation(state: str) -> str:
+    return _OUT_OF_CIRCULATION.get(state) or f"The pack is out of circulation: {state.lower()}."
 
 
 def _custody(pack: PackRecord, place: Place) -> list[Finding]:
     if pack.state != PackState.ACTIVE or pack.held_at(place.location_id):
         return []
     if not pack.released and pack.custodian_org_id != place.organisation_id:
-        return [Finding(V.NOT_RELEASED, "The pack has not been released into circulation: its importer has "
-                                        "never shipped it.")]
+        return [Finding(V.NOT_RELEASED, Text("The pack has not been released into circulation: its importer has "
+                                             "never shipped it."))]
     if pack.transit_to is not None:
-        return [Finding(V.NOT_IN_CUSTODY, "The pack is in transit to another location.")]
-    return [Finding(V.NOT_IN_CUSTODY, "The pack is held by another location.")]
+        return [Finding(V.NOT_IN_CUSTODY, Text("The pack is in transit to another location."))]
+    return [Finding(V.NOT_IN_CUSTODY, Text("The pack is held by another location."))]
 
 
 def refused(code: str, message: str) -> list[Finding]:

@@ -34,6 +34,7 @@ from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 
 from pharma.shared.errors import InvalidIdentifier
 from pharma.shared.identifiers import CSET82, Batch, Expiry, Gtin, Serial, Sscc, gs1_check_digit
+from pharma.shared.text import Text
 from pharma.verify import keyboard
 
 GS = "\x1d"
@@ -98,51 +99,53 @@ class KnownPacks(Protocol):
 # ---------------------------------------------------------------- refusals and repairs
 
 def _gs_recovered() -> Repair:
-    return Repair("GS_RECOVERED", "The scanner dropped the group separator (GS) between fields; "
-                                  "the scan was split where the only valid reading puts it.")
+    return Repair("GS_RECOVERED", Text("The scanner dropped the group separator (GS) between fields; the scan "
+                                       "was split where the only valid reading puts it."))
 
 
 def _gs_substitute(used: list[str]) -> Repair:
     shown = " and ".join(repr(s) for s in used)
-    return Repair("GS_SUBSTITUTE", f"The scanner sent {shown} in place of the group separator (GS).")
+    return Repair("GS_SUBSTITUTE", Text("The scanner sent %(shown)s in place of the group separator (GS).",
+                                        shown=shown))
 
 
-def _a(name: str) -> str:
-    return ("an " if name[0] in "AEIOU" else "a ") + name
-
-
-_CAPS_LOCK = Repair("CAPS_LOCK", "Letter case was inverted (Caps Lock on at the computer the scanner "
-                                 "types into) and has been restored.")
+_CAPS_LOCK = Repair("CAPS_LOCK", Text("Letter case was inverted (Caps Lock on at the computer the scanner types "
+                                      "into) and has been restored."))
+# one whole sentence per layout, so that each translates as a sentence (keyboard.NAMES lists the layouts)
 _LAYOUT = {
-    layout: Repair(f"LAYOUT_{layout}", f"The scan was typed through {_a(name)} keyboard layout and has been "
-                                       "converted back to the characters of the code.")
-    for layout, name in keyboard.NAMES.items()
+    "RU": Repair("LAYOUT_RU", Text("The scan was typed through a Russian keyboard layout and has been converted "
+                                   "back to the characters of the code.")),
+    "AZ": Repair("LAYOUT_AZ", Text("The scan was typed through an Azerbaijani keyboard layout and has been "
+                                   "converted back to the characters of the code.")),
 }
-_SETUP = ("Switch the computer's keyboard layout to English (US), or set the scanner to serial "
-          "(virtual COM) or HID-POS mode, and scan again.")
+assert _LAYOUT.keys() == keyboard.NAMES.keys()
 
 
 def _layout_refusal(layout: str, letters: list[str]) -> ScanRefused:
     shown = ", ".join(letters[:6])
-    kind = "Cyrillic" if layout == "RU" else keyboard.NAMES[layout]
-    return ScanRefused("KEYBOARD_LAYOUT", f"The scan contains {kind} letters ({shown}): the scanner is typing "
-                                          f"through {_a(keyboard.NAMES[layout])} keyboard layout. {_SETUP}")
+    if layout == "RU":
+        message = Text("The scan contains Cyrillic letters (%(shown)s): the scanner is typing through a Russian "
+                       "keyboard layout. Switch the computer's keyboard layout to English (US), or set the scanner "
+                       "to serial (virtual COM) or HID-POS mode, and scan again.", shown=shown)
+    else:
+        message = Text("The scan contains Azerbaijani letters (%(shown)s): the scanner is typing through an "
+                       "Azerbaijani keyboard layout. Switch the computer's keyboard layout to English (US), or set "
+                       "the scanner to serial (virtual COM) or HID-POS mode, and scan again.", shown=shown)
+    return ScanRefused("KEYBOARD_LAYOUT", message)
 
 
 def _ambiguous(readings: Sequence[ParsedScan]) -> ScanRefused:
     return ScanRefused(
         "AMBIGUOUS_SEPARATOR",
-        f"The scan can be read {len(readings)} ways because the group separator (GS) between fields is "
-        f"missing: the scanner drops it. {_GS_SETUP}", readings)
-
-
-_GS_SETUP = "Set the scanner to send GS (ASCII 29) or a substitute such as ~, and scan again."
+        Text("The scan can be read %(n)s ways because the group separator (GS) between fields is missing: the "
+             "scanner drops it. Set the scanner to send GS (ASCII 29) or a substitute such as ~, and scan again.",
+             n=len(readings)), readings)
 
 
 # ---------------------------------------------------------------- application identifiers
 
-_LABELS = {"00": "SSCC", "01": "GTIN", "02": "Contained GTIN", "10": "Batch", "11": "Production date",
-           "17": "Expiry date", "21": "Serial number"}
+_LABELS = {"00": "SSCC", "01": "GTIN", "02": Text("Contained GTIN"), "10": Text("Batch"),
+           "11": Text("Production date"), "17": Text("Expiry date"), "21": Text("Serial number")}
 _DATES = {"11", "12", "13", "15", "16", "17"}
 _CHECKED = {"00": "SSCC", "01": "GTIN", "02": "GTIN", "03": "GTIN", "410": "GLN", "411": "GLN", "412": "GLN",
             "413": "GLN", "414": "GLN", "415": "GLN", "416": "GLN", "417": "GLN"}
@@ -162,6 +165,7 @@ class _Ai:
     charset: frozenset[str] | None  # allowed characters when the field is plain N or X
     value: re.Pattern  # biip's pattern of the data field
     format: str
+    name: Text  # "Batch (10)", for messages
 
 
 def _ai(entry) -> _Ai:
@@ -169,8 +173,10 @@ def _ai(entry) -> _Ai:
     longest = sum(int(n) for n in re.findall(r"\d+", parts))
     plain = re.fullmatch(r"([NX])(?:\.\.)?\d+", parts)
     charset = (_DIGITS if plain.group(1) == "N" else CSET82) if plain else None
-    return _Ai(entry.ai, _LABELS.get(entry.ai, entry.data_title), None if entry.separator_required else longest,
-               longest, charset, re.compile(entry.pattern[1 + len(entry.ai):-1]), entry.format)
+    label = _LABELS.get(entry.ai, entry.data_title)
+    return _Ai(entry.ai, label, None if entry.separator_required else longest, longest, charset,
+               re.compile(entry.pattern[1 + len(entry.ai):-1]), entry.format,
+               Text("%(label)s (%(ai)s)", label=label, ai=entry.ai))
 
 
 _AIS = {code: _ai(entry) for code, entry in _GS1_APPLICATION_IDENTIFIERS.items()}
@@ -183,20 +189,23 @@ def _ai_at(body: str, pos: int) -> _Ai | None:
 
 def _problem(ai: _Ai, value: str, today: date) -> tuple[str, str] | None:
     """The refusal (code, message) for a field value, or None when it is valid."""
-    name = f"{ai.label} ({ai.code})"
+    name = ai.name
     if not value:
-        return "BAD_FIELD", f"{name} is empty."
+        return "BAD_FIELD", Text("%(name)s is empty.", name=name)
     if ai.fixed is None and len(value) > ai.longest:
-        return "BAD_FIELD", f"{name} has {len(value)} characters; at most {ai.longest} are allowed."
+        return "BAD_FIELD", Text("%(name)s has %(n)s characters; at most %(most)s are allowed.", name=name,
+                                 n=len(value), most=ai.longest)
     if ai.charset is not None and not ai.charset.issuperset(value):
         if ai.charset is _DIGITS:
-            return "BAD_FIELD", f"{name} must be digits, not {value!r}."
+            return "BAD_FIELD", Text("%(name)s must be digits, not %(value)r.", name=name, value=value)
         shown = ", ".join(repr(ch) for ch in dict.fromkeys(ch for ch in value if ch not in CSET82))
-        return "BAD_FIELD", f"{name} has characters outside the GS1 character set 82: {shown}."
+        return "BAD_FIELD", Text("%(name)s has characters outside the GS1 character set 82: %(shown)s.", name=name,
+                                 shown=shown)
     if ai.code in _DATES:
         return _date_problem(name, value, today)
     if not ai.value.fullmatch(value):
-        return "BAD_FIELD", f"{name} {value!r} does not match the GS1 format {ai.format}."
+        return "BAD_FIELD", Text("%(name)s %(value)r does not match the GS1 format %(format)s.", name=name,
+                                 value=value, format=ai.format)
     if ai.code in _CHECKED:
         expected = _check_digit(value[:-1])
         if expected != int(value[-1]):
@@ -221,18 +230,21 @@ def _expiry(raw: str, today: date) -> Expiry:
 
 
 def _check_digit_message(label: str, value: str, expected: int) -> str:
-    return f"{label} {value} has check digit {value[-1]}; the correct check digit is {expected}."
+    return Text("%(label)s %(value)s has check digit %(digit)s; the correct check digit is %(expected)s.",
+                label=label, value=value, digit=value[-1], expected=expected)
 
 
 def _date_problem(name: str, value: str, today: date) -> tuple[str, str] | None:
     month, day = int(value[2:4]), int(value[4:])
     if not 1 <= month <= 12:
-        return "INVALID_DATE", f"{name} {value} is not a date: there is no month {value[2:4]}."
+        return "INVALID_DATE", Text("%(name)s %(value)s is not a date: there is no month %(month)s.", name=name,
+                                    value=value, month=value[2:4])
     if day <= 28:
         return None
     last = _expiry(value[:4] + "00", today).date  # the month's last day, in GS1's century
     if day > last.day:
-        return "INVALID_DATE", f"{name} {value} is not a date: {last:%Y-%m} has no day {value[4:]}."
+        return "INVALID_DATE", Text("%(name)s %(value)s is not a date: %(month)s has no day %(day)s.", name=name,
+                                    value=value, month=f"{last:%Y-%m}", day=value[4:])
     return None
 
 
@@ -242,7 +254,8 @@ _ELEMENTS = frozenset({"]d2", "]Q3", "]C1", "]e0", "]J1"})  # GS1 element string
 _URI_ONLY = frozenset({"]d1", "]Q1"})  # plain Data Matrix / QR: a GS1 Digital Link URI at most
 _URI_TOO = frozenset({"]d2", "]Q3", "]d1", "]Q1"})
 _GTIN_ONLY = frozenset({"]E0", "]E4", "]I1"})  # EAN-13/UPC-A, EAN-8, ITF-14
-_NAMES = {"]d1": "a plain Data Matrix", "]Q1": "a plain QR code", "]C0": "a plain Code 128", "]A0": "a Code 39"}
+_NAMES = {"]d1": Text("a plain Data Matrix"), "]Q1": Text("a plain QR code"), "]C0": Text("a plain Code 128"),
+          "]A0": Text("a Code 39")}
 _HRI = re.compile(r"\(\d{2,4}\)")
 _PREFIX = re.compile(r"\][A-Za-z][0-9]")
 
@@ -264,21 +277,22 @@ def _prepare(raw: str, text: str, repairs: tuple[Repair, ...], opts: _Options) -
     if _PREFIX.match(text):
         symbology, text = text[:3], text[3:]
         if opts.symbology and opts.symbology != symbology:
-            raise ScanRefused("SYMBOLOGY_CONFLICT", f"The data starts with the symbology identifier {symbology}, "
-                                                    f"but the scanner reported {opts.symbology}.")
+            raise ScanRefused("SYMBOLOGY_CONFLICT", Text("The data starts with the symbology identifier %(data)s, "
+                                                         "but the scanner reported %(scanner)s.", data=symbology,
+                                                         scanner=opts.symbology))
     symbology = symbology or opts.symbology
     if _HRI.match(text):
-        raise ScanRefused("HUMAN_READABLE", "The scan is the human-readable text printed beside the code, such as "
-                                            "(01)…(21)…: it is never taken as data, because brackets in a serial "
-                                            "or batch cannot be told from those around an AI. Scan the Data Matrix "
-                                            "itself.")
+        raise ScanRefused("HUMAN_READABLE", Text("The scan is the human-readable text printed beside the code, "
+                                                 "such as (01)…(21)…: it is never taken as data, because brackets "
+                                                 "in a serial or batch cannot be told from those around an AI. Scan "
+                                                 "the Data Matrix itself."))
     form = _form(symbology, text)
     if form == "elements":
         text, used = _substitute(text, opts.substitutes)
         if used:
             repairs = (*repairs, _gs_substitute(used))
     if not text:
-        raise ScanRefused("EMPTY_SCAN", "The scan is empty.")
+        raise ScanRefused("EMPTY_SCAN", Text("The scan is empty."))
     return _Text(raw, symbology, form, text, repairs)
 
 
@@ -303,16 +317,21 @@ def _gtin_digits(text: str) -> bool:
 
 
 def _caps_lock(symbology: str) -> ScanRefused:
-    return ScanRefused("CAPS_LOCK", f"The scan starts with {symbology} instead of {symbology.swapcase()}: Caps Lock "
-                                    "is on at the computer the scanner types into. Turn Caps Lock off and scan again.")
+    return ScanRefused("CAPS_LOCK", Text("The scan starts with %(sent)s instead of %(meant)s: Caps Lock is on at the "
+                                         "computer the scanner types into. Turn Caps Lock off and scan again.",
+                                         sent=symbology, meant=symbology.swapcase()))
 
 
 def _symbology_refusal(symbology: str) -> ScanRefused:
     if symbology.swapcase() in _ELEMENTS | _GTIN_ONLY | _URI_ONLY:
         return _caps_lock(symbology)
-    what = f"is {_NAMES[symbology]}" if symbology in _NAMES else "is not a GS1 symbol"
-    return ScanRefused("NOT_GS1_DATA", f"The code {what} (symbology identifier {symbology}): its data cannot "
-                                       "identify a pack. Scan the GS1 Data Matrix on the pack.")
+    if symbology in _NAMES:
+        return ScanRefused("NOT_GS1_DATA", Text("The code is %(what)s (symbology identifier %(symbology)s): its data "
+                                                "cannot identify a pack. Scan the GS1 Data Matrix on the pack.",
+                                                what=_NAMES[symbology], symbology=symbology))
+    return ScanRefused("NOT_GS1_DATA", Text("The code is not a GS1 symbol (symbology identifier %(symbology)s): its "
+                                            "data cannot identify a pack. Scan the GS1 Data Matrix on the pack.",
+                                            symbology=symbology))
 
 
 def _substitute(text: str, substitutes: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -338,8 +357,9 @@ def _strict(t: _Text, opts: _Options) -> tuple[ParsedScan, list]:
 
 def _plain(t: _Text, opts: _Options) -> ParsedScan:
     if t.symbology in _GTIN_ONLY and not _gtin_digits(t.body):
-        raise ScanRefused("UNPARSEABLE", f"A linear code (symbology identifier {t.symbology}) carries a GTIN of 8, "
-                                         f"12, 13 or 14 digits, not {t.body!r}.")
+        raise ScanRefused("UNPARSEABLE", Text("A linear code (symbology identifier %(symbology)s) carries a GTIN of "
+                                              "8, 12, 13 or 14 digits, not %(body)r.", symbology=t.symbology,
+                                              body=t.body))
     label = "SSCC" if t.form == "sscc" else "GTIN"
     expected = _check_digit(t.body[:-1])
     if expected != int(t.body[-1]):
@@ -354,15 +374,15 @@ def _elements(body: str, today: date) -> Iterator[tuple[_Ai, str]]:
     while pos < end_of_data:
         ai = _ai_at(body, pos)
         if ai is None:
-            raise ScanRefused("UNKNOWN_AI", f"No GS1 application identifier starts at character {pos + 1} of the "
-                                            f"data: {body[pos:pos + 6]!r}.")
+            raise ScanRefused("UNKNOWN_AI", Text("No GS1 application identifier starts at character %(n)s of the "
+                                                 "data: %(data)r.", n=pos + 1, data=body[pos:pos + 6]))
         start = pos + len(ai.code)
         if ai.fixed is not None:
             pos = start + ai.fixed
             value = body[start:pos].split(GS, 1)[0]
             if len(value) < ai.fixed:
-                raise ScanRefused("TRUNCATED", f"{ai.label} ({ai.code}) needs {ai.fixed} digits, but only "
-                                               f"{len(value)} follow.")
+                raise ScanRefused("TRUNCATED", Text("%(name)s needs %(n)s digits, but only %(got)s follow.",
+                                                    name=ai.name, n=ai.fixed, got=len(value)))
         else:
             pos = body.find(GS, start)
             pos = end_of_data if pos < 0 else pos
@@ -379,7 +399,8 @@ def _from_uri(t: _Text, opts: _Options) -> ParsedScan:
     try:
         uri = GS1DigitalLinkURI.parse(t.body, config=_URI_CONFIG)
     except ParseError as exc:
-        raise ScanRefused("UNPARSEABLE", f"The GS1 Digital Link URI cannot be read: {exc}") from None
+        raise ScanRefused("UNPARSEABLE", Text("The GS1 Digital Link URI cannot be read: %(error)s",
+                                              error=str(exc))) from None
     elements = []
     for es in uri.element_strings:
         ai = _AIS[es.ai.ai]
@@ -397,11 +418,11 @@ def _build(elements: list[tuple[_Ai, str]], t: _Text, repairs: tuple[Repair, ...
     fields: dict[str, str] = {}
     for ai, value in elements:
         if fields.setdefault(ai.code, value) != value:
-            raise ScanRefused("DUPLICATE_AI", f"({ai.code}) appears twice with different values: "
-                                              f"{fields[ai.code]!r} and {value!r}.")
+            raise ScanRefused("DUPLICATE_AI", Text("(%(ai)s) appears twice with different values: %(first)r and "
+                                                   "%(second)r.", ai=ai.code, first=fields[ai.code], second=value))
     gtin, sscc, serial, batch, expiry = (fields.get(code) for code in ("01", "00", "21", "10", "17"))
     if gtin is None and sscc is None:
-        raise ScanRefused("NO_IDENTIFIER", "The code carries neither a GTIN (01) nor an SSCC (00).")
+        raise ScanRefused("NO_IDENTIFIER", Text("The code carries neither a GTIN (01) nor an SSCC (00)."))
     return ParsedScan(t.raw, t.symbology, gtin and _gtin14(gtin), serial and Serial.parse(serial).value,
                       batch and Batch.parse(batch).value, _expiry(expiry, today) if expiry else None,
                       sscc and Sscc.parse(sscc).value, repairs)
@@ -471,8 +492,10 @@ _MOST_READINGS = 64
 
 
 def _too_many() -> ScanRefused:
-    return ScanRefused("AMBIGUOUS_SEPARATOR", "The scan can be read too many ways because the group separator (GS) "
-                                              f"between fields is missing: the scanner drops it. {_GS_SETUP}")
+    return ScanRefused("AMBIGUOUS_SEPARATOR", Text("The scan can be read too many ways because the group separator "
+                                                   "(GS) between fields is missing: the scanner drops it. Set the "
+                                                   "scanner to send GS (ASCII 29) or a substitute such as ~, and scan "
+                                                   "again."))
 
 
 def _readings(t: _Text, opts: _Options, exhaustive: bool) -> tuple[list[ParsedScan], ScanRefused | None]:
@@ -526,7 +549,7 @@ def _setup(raw: str | bytes, symbology: str | None, gs_substitutes: Sequence[str
            today: date | None) -> tuple[str, _Options]:
     text = raw if type(raw) is str else bytes(raw).decode("latin-1") if isinstance(raw, _BYTES) else raw
     if not text.strip(" \t\r\n"):
-        raise ScanRefused("EMPTY_SCAN", "The scan is empty.")
+        raise ScanRefused("EMPTY_SCAN", Text("The scan is empty."))
     substitutes = _DEFAULT_STAND_INS if gs_substitutes is DEFAULT_GS_SUBSTITUTES else \
         tuple(s for s in gs_substitutes if s and s != GS)
     return text, _Options(_symbology(symbology), substitutes, today or date.today())
@@ -713,8 +736,10 @@ def _known_reading(text: str, strict: ParsedScan | None, opts: _Options, known: 
         return pool[0] if pool else None
     if len({_mangling(h) for h in pool}) == 1:
         raise _ambiguous(pool)
-    raise ScanRefused("AMBIGUOUS_SCAN", f"The scan matches {len(pool)} different known packs once letter case and "
-                                        f"keyboard layout are corrected. {_SETUP}", pool)
+    raise ScanRefused("AMBIGUOUS_SCAN", Text("The scan matches %(n)s different known packs once letter case and "
+                                             "keyboard layout are corrected. Switch the computer's keyboard layout "
+                                             "to English (US), or set the scanner to serial (virtual COM) or HID-POS "
+                                             "mode, and scan again.", n=len(pool)), pool)
 
 
 def _mangling(reading: ParsedScan) -> tuple[str, ...]:

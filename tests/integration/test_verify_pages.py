@@ -121,3 +121,28 @@ def test_the_queue_is_the_agencys(client, make):
     sign_in(client, inspector.username)
     html, _ = page(client, "/alerts/")
     assert "Alerts" in html
+
+
+def test_findings_and_refusals_read_in_the_pharmacists_language(client, make):
+    c = counter(make)
+    sign_in(client, c.pharmacist.user.username)
+    _, token = page(client, "/verify/")
+    client.post("/locale", data={"locale": "ru", "csrf_token": token, "next": "/verify/"})
+    html = client.post("/verify/", data={"csrf_token": token, "scan": c.scan("FAKE1")}).get_data(as_text=True)
+    gtin = c.lot.gtin
+    assert f"Упаковка с серийным номером FAKE1 для GTIN {gtin} никогда не вводилась в оборот." in html
+    assert "was ever commissioned" not in html
+    html = client.post("/verify/", data={"csrf_token": token, "scan": "]d2" + "(01)" + gtin}).get_data(as_text=True)
+    assert "Скан — это текст для чтения человеком" in html
+    client.post("/locale", data={"locale": "az", "csrf_token": token, "next": "/verify/"})
+    html = client.post("/verify/", data={"csrf_token": token, "scan": "]D2" + c.scan("P1")[3:]}).get_data(as_text=True)
+    assert ("Skan ]d2 əvəzinə ]D2 ilə başlayır: skanerin yazdığı kompüterdə Caps Lock açıqdır. Caps Lock-u söndürün "
+            "və yenidən skan edin.") in html
+
+
+def test_the_api_keeps_the_exact_english_messages_whatever_the_language(client, make):
+    c = counter(make)
+    res = client.post("/api/v1/verify", json={"scan": c.scan("FAKE1")},
+                      headers={**c.pharmacist.headers, "Accept-Language": "ru"})
+    assert res.get_json()["findings"][0]["message"] == (
+        f"No pack with serial FAKE1 was ever commissioned for GTIN {c.lot.gtin}.")
