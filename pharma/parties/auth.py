@@ -14,6 +14,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
@@ -190,3 +191,15 @@ def current_actor() -> Actor | None:
     actor = actor_from_token(db.session, token) if token else actor_from_session(db.session)
     g.actor = actor
     return actor
+
+
+class TokenCallSessionInterface(SecureCookieSessionInterface):
+    """Cookie sessions for pages; none for a bearer-token call that brings no session cookie: an API
+    client or a device never reads or writes one, and opening it (a signer per request) costs a few
+    percent of a verification. Anything that tries to write to it fails loudly (Flask's NullSession)."""
+
+    def open_session(self, app, request):
+        if request.headers.get("Authorization", "")[:7].lower() == "bearer " and \
+                self.get_cookie_name(app) not in request.cookies:
+            return self.null_session_class()
+        return super().open_session(app, request)

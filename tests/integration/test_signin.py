@@ -144,3 +144,20 @@ def test_a_token_is_shown_once_and_only_its_hash_is_stored(client, make, db_sess
     assert row.token_hash == token_hash(shown)
     assert shown not in client.get("/tokens").get_data(as_text=True)
     assert client.get("/api/v1/parties/me", headers={"Authorization": f"Bearer {shown}"}).status_code == 200
+
+
+def test_a_bearer_token_call_opens_no_cookie_session_and_a_page_visit_still_does(client, make):
+    import flask
+    from flask.sessions import NullSession
+
+    caller = make.caller("pharmacist")
+    with client:
+        res = client.get("/api/v1/parties/me", headers=caller.headers)
+        assert res.status_code == 200 and isinstance(flask.session, NullSession)
+    assert "Set-Cookie" not in res.headers
+    user = make.user("pharmacist")
+    with client:
+        assert sign_in(client, user.username).status_code == 302
+        assert not isinstance(flask.session, NullSession) and flask.session["uid"] == user.id
+        res = client.get("/api/v1/parties/me", headers=caller.headers)  # the cookie comes too: a session
+        assert not isinstance(flask.session, NullSession)
