@@ -24,9 +24,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from pharma.extensions import api, csrf, db
     from pharma.i18n import init_babel
+    from pharma.parties.auth import TokenCallSessionInterface
     from pharma.shared.http import register_http
     from pharma.tasks import init_celery
 
+    app.session_interface = TokenCallSessionInterface()
     db.init_app(app)
     csrf.init_app(app)
     init_babel(app)
