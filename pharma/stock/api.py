@@ -41,6 +41,19 @@ def write_off(cmd):
     return svc.write_off(uow(), cmd)
 
 
+@blp.post("/transfers")
+@blp.arguments(s.TransferIn)
+@blp.response(201, s.TransferredOut)
+def transfer(cmd):
+    """Move non-serialized stock between two locations of one organisation on a transfer note: TRANSFER_OUT
+    at the sender, TRANSFER_IN at the receiver at the same value; all lines or none. Serialized batches are
+    refused (409 SERIALIZED_STOCK: ship their packs), another organisation's location too (409
+    TRANSFER_BETWEEN_ORGANISATIONS)."""
+    from pharma.stock.transfers import transfer_stock
+
+    return transfer_stock(uow(), cmd)
+
+
 @blp.get("/balances")
 @blp.arguments(s.BalanceQueryIn, location="query")
 @blp.response(200, s.StockOnHandOut)

@@ -233,3 +233,39 @@ class StockCardOut(ma.Schema):
     movements = ma.fields.List(ma.fields.Nested(CardMovementOut))
     closing = ma.fields.Integer()
     closing_value = ma.fields.Integer()
+
+
+class TransferLineIn(ma.Schema):
+    gtin = _gtin(required=True)
+    batch = _batch(required=True)
+    quantity = ma.fields.Integer(required=True, validate=_QUANTITY)
+
+    @ma.post_load
+    def command(self, data, **kwargs):
+        from pharma.stock.transfers import TransferLine
+
+        return TransferLine(Gtin.parse(data["gtin"]).value, data["batch"], data["quantity"])
+
+
+class TransferIn(ma.Schema):
+    from_location_id = ma.fields.Integer(required=True)
+    to_location_id = ma.fields.Integer(required=True, metadata={"description": "Another location of the same "
+                                                                              "organisation"})
+    document = ma.fields.String(required=True, validate=validate.Length(min=1, max=64),
+                                metadata={"description": "The transfer note"})
+    note = ma.fields.String(load_default="", validate=validate.Length(max=500))
+    lines = ma.fields.List(ma.fields.Nested(TransferLineIn), required=True, validate=_LINES)
+
+    @ma.post_load
+    def command(self, data, **kwargs):
+        from pharma.stock.transfers import TransferStock
+
+        return TransferStock(data["from_location_id"], data["to_location_id"], data["document"],
+                             tuple(data["lines"]), data["note"])
+
+
+class TransferredOut(ma.Schema):
+    document_id = ma.fields.String()
+    sent = ma.fields.Nested(PostedOut, metadata={"description": "TRANSFER_OUT at the sending location"})
+    received = ma.fields.Nested(PostedOut, metadata={"description": "TRANSFER_IN at the receiving location, at the "
+                                                                     "value that left the sender"})

@@ -234,3 +234,50 @@ def movements():
                                    gtin=gtin_text, kind=kind, kinds=list(Kind)), exc.status
     return render_template("stock/movements.html", page=page, locations=locations, location_id=location_id,
                            gtin=gtin_text, kind=kind, kinds=list(Kind))
+
+
+def _transfer_lines(form) -> tuple:
+    from pharma.stock.transfers import TransferLine
+
+    lines, errors = [], {}
+    for i in range(RECEIPT_ROWS):
+        raw = {k: form.get(f"{k}-{i}", "").strip() for k in ("gtin", "batch", "quantity")}
+        if not any(raw.values()):
+            continue
+        row = _("row %(n)s", n=i + 1)
+        try:
+            quantity = int(raw["quantity"])
+            lines.append(TransferLine(gtin_of_scan(raw["gtin"]), Batch.parse(raw["batch"]).value, quantity))
+        except InvalidIdentifier as exc:
+            errors[row] = [exc.message]
+        except ValueError:
+            errors[row] = [_("Give the quantity as a whole number.")]
+        else:
+            if quantity < 1:
+                errors[row] = [_("The quantity must be at least 1.")]
+    if errors:
+        raise ValidationFailed(errors)
+    return tuple(lines)
+
+
+@bp.route("/transfer", methods=["GET", "POST"])
+@login_required
+def transfer():
+    from pharma.stock.transfers import TransferStock, transfer_stock
+
+    work = uow()
+    locations = svc.locations_for(work, "stock.write")
+    form = request.form
+    if request.method == "POST":
+        try:
+            done = transfer_stock(work, TransferStock(
+                form.get("from_location_id", type=int) or 0, form.get("to_location_id", type=int) or 0,
+                form.get("document", ""), _transfer_lines(form), form.get("note", "").strip()[:500]))
+        except PharmaError as exc:
+            flash_error(exc)
+            return render_template("stock/transfer.html", form=form, locations=locations, rows=RECEIPT_ROWS), exc.status
+        units = -sum(m["quantity"] for m in done.sent.movements)
+        flash(ngettext("Transferred %(num)s unit, transfer note %(doc)s.",
+                       "Transferred %(num)s units, transfer note %(doc)s.", units, doc=done.document_id), "success")
+        return redirect(url_for("stock_web.on_hand", location_id=done.received.location_id))
+    return render_template("stock/transfer.html", form=form, locations=locations, rows=RECEIPT_ROWS)

@@ -39,6 +39,22 @@ def _stocked(w: World) -> tuple[int, str]:
     return w.extra["stocked"]
 
 
+def _branch(w: World) -> int:
+    """A second location of the stocked location's organisation, to transfer to."""
+    if "branch" not in w.extra:
+        from pharma.parties.models import Location
+        from tests.factories import _seq, gln
+
+        s = w.make.session
+        org_id = s.get(Location, _stocked(w)[0]).organisation_id
+        branch = Location(organisation_id=org_id, gln=gln(next(_seq) * 10 + 7), name="Branch", region="Baku",
+                          city="Bakı", address="Branch street")
+        s.add(branch)
+        s.commit()
+        w.extra["branch"] = branch.id
+    return w.extra["branch"]
+
+
 CASES: list = [
     Case("POST", f"{API}/receipts", CUSTODIANS, lambda w: f"{API}/receipts",
          lambda w: {"location_id": _location(w), "document": "INV-1",
@@ -48,6 +64,9 @@ CASES: list = [
                     "lines": [{"gtin": _stocked(w)[1], "quantity": 1}]}, 201),
     Case("POST", f"{API}/write-offs", CUSTODIANS, lambda w: f"{API}/write-offs",
          lambda w: {"location_id": _stocked(w)[0], "reason": "DAMAGED", "document": "ACT-1",
+                    "lines": [{"gtin": _stocked(w)[1], "batch": "S1", "quantity": 1}]}, 201),
+    Case("POST", f"{API}/transfers", CUSTODIANS, lambda w: f"{API}/transfers",
+         lambda w: {"from_location_id": _stocked(w)[0], "to_location_id": _branch(w), "document": "TN-1",
                     "lines": [{"gtin": _stocked(w)[1], "batch": "S1", "quantity": 1}]}, 201),
     Case("GET", f"{API}/balances", READERS, lambda w: f"{API}/balances?location_id={_stocked(w)[0]}"),
     Case("GET", f"{API}/movements", READERS, lambda w: f"{API}/movements?location_id={_stocked(w)[0]}"),
