@@ -95,7 +95,22 @@ def db_session(app):
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            # TRUNCATE makes new files for every table and index it names (~0.35 s for all of them),
+            # while a test leaves a few rows in a few tables: find those in one query, DELETE their
+            # rows (children first), and restart the sequences that moved on
+            used = dict(conn.execute(text(" UNION ALL ".join(
+                f"SELECT '{name}', EXISTS (SELECT FROM {name} OFFSET 5000) WHERE EXISTS (SELECT FROM {name})"
+                for name in tables))).all())
+            big = [name for name, many in used.items() if many]  # a bench-sized test: TRUNCATE is cheaper
+            if big:
+                conn.execute(text(f"TRUNCATE {', '.join(big)} CASCADE"))
+            for name in tables:
+                if name in used and name not in big:
+                    conn.execute(text(f"DELETE FROM {name}"))
+            for sequence in conn.execute(text(
+                    "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences "
+                    "WHERE last_value IS NOT NULL")).scalars():
+                conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
         else:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
