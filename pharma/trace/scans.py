@@ -6,7 +6,11 @@ counter; every page that reads a pack or a case goes through here."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
 
 from pharma.shared.errors import InvalidIdentifier
 from pharma.shared.identifiers import Gtin, Serial, Sscc
@@ -28,7 +32,32 @@ class ScannedPack:
 _BRACKETED = re.compile(r"\((\d{2,4})\)([^()]*)")
 
 
-def parse_scan(line: str) -> ScannedCase | ScannedPack:
+class CommissionedPacks:
+    """The parser's ``KnownPacks`` for pages that take pack scans: a reading is known when its pack
+    (GTIN, serial) was commissioned, with the printed batch when the reading carries one. A scanner
+    that drops the GS turns "21M1017S0" into two readings (serial "M1017S0", or serial "M" and batch
+    "17S0"); the records settle which one is a pack instead of asking for a rescan."""
+
+    CHUNK = 500
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def known(self, readings: Sequence) -> Sequence:
+        from pharma.trace.models import Batch, Pack
+
+        keys = sorted({(r.gtin, r.serial) for r in readings if r.kind == "PACK"})
+        batches: dict[tuple[str, str], str] = {}
+        for start in range(0, len(keys), self.CHUNK):
+            rows = self.session.execute(
+                select(Pack.gtin, Pack.serial, Batch.batch).join(Batch, Batch.id == Pack.batch_id)
+                .where(tuple_(Pack.gtin, Pack.serial).in_(keys[start:start + self.CHUNK])))
+            batches.update({(gtin, serial): lot for gtin, serial, lot in rows})
+        return [r for r in readings if r.kind == "PACK" and (r.gtin, r.serial) in batches
+                and r.batch in (None, batches[(r.gtin, r.serial)])]
+
+
+def parse_scan(line: str, known: CommissionedPacks | None = None) -> ScannedCase | ScannedPack:
     """One line from a keyboard-wedge scanner or typed: what a scanner sends goes through the
     verification parser (pharma.verify.parser: symbology identifiers, GS substitutes, lost
     separators, Caps Lock, keyboard layouts); a person may also type an SSCC, the bracketed
@@ -43,7 +72,7 @@ def parse_scan(line: str) -> ScannedCase | ScannedPack:
         return ScannedCase(Sscc.parse(text).value)
     if text.startswith("("):
         return _typed(_element_string(text))
-    scan = read_scan(text)  # raises ScanRefused (an InvalidIdentifier) with the parser's message
+    scan = read_scan(text, known=known)  # raises ScanRefused (an InvalidIdentifier) with the parser's message
     if scan.kind == "CASE":
         return ScannedCase(scan.sscc)
     if scan.kind == "PACK":
@@ -69,7 +98,8 @@ def _element_string(text: str) -> dict[str, str]:
     return dict(pairs)
 
 
-def parse_scan_lines(text: str) -> tuple[list[ScannedCase | ScannedPack], dict[str, list[str]]]:
+def parse_scan_lines(text: str, known: CommissionedPacks | None = None
+                     ) -> tuple[list[ScannedCase | ScannedPack], dict[str, list[str]]]:
     """Each non-empty line parsed; errors keyed by line number ("line 3")."""
     items: list[ScannedCase | ScannedPack] = []
     errors: dict[str, list[str]] = {}
@@ -77,7 +107,7 @@ def parse_scan_lines(text: str) -> tuple[list[ScannedCase | ScannedPack], dict[s
         if not line.strip():
             continue
         try:
-            items.append(parse_scan(line))
+            items.append(parse_scan(line, known))
         except InvalidIdentifier as exc:
             errors[f"line {n}"] = [Text("%(scan)s: %(message)s", scan=line.strip(), message=exc.message)]
     return items, errors

@@ -10,16 +10,16 @@ from pharma.parties.policy import authorize
 from pharma.shared.errors import InvalidIdentifier, PharmaError
 from pharma.shared.http import flash_error, login_required, uow
 from pharma.trace import history
-from pharma.trace.scans import ScannedPack, parse_scan
+from pharma.trace.scans import CommissionedPacks, ScannedPack, parse_scan
 
 bp = Blueprint("history_web", __name__, url_prefix="/packs")
 
 
-def parse_pack_query(text: str) -> tuple[str, str]:
+def parse_pack_query(text: str, known: CommissionedPacks | None = None) -> tuple[str, str]:
     """A pack typed or scanned on the pack page (the forms of ``pharma.trace.scans``); returns
     (GTIN-14, serial), both validated. A case or anything that is not a pack is refused."""
     try:
-        scanned = parse_scan(text)
+        scanned = parse_scan(text, known)
     except InvalidIdentifier as exc:
         if exc.field != "scan":  # a GTIN or serial at fault: say which
             raise
@@ -41,7 +41,7 @@ def search():
     if not q.strip():
         return render_template("trace/history/pack.html", q="", pack=None, events=[])
     try:
-        gtin, serial = parse_pack_query(q)
+        gtin, serial = parse_pack_query(q, CommissionedPacks(uow().session))
     except PharmaError as exc:
         flash_error(exc)
         return render_template("trace/history/pack.html", q=q, pack=None, events=[]), exc.status

@@ -15,7 +15,7 @@ from pharma.shared.http import flash_error, login_required, uow
 from pharma.trace import history, missing
 from pharma.trace import movements as svc
 from pharma.trace.domain import DECOMMISSION_REASONS, INSPECTOR_REASONS
-from pharma.trace.scans import ScannedCase, ScannedPack, parse_scan_lines
+from pharma.trace.scans import CommissionedPacks, ScannedCase, ScannedPack, parse_scan_lines
 
 bp = Blueprint("movements_web", __name__, url_prefix="/trace")
 
@@ -26,7 +26,7 @@ SHOWN_MISSING = 100  # missing packs listed with a tick box; scan the rest
 
 def _scans(field: str) -> tuple[tuple[svc.PackRef, ...], tuple[str, ...]]:
     """The packs and cases scanned into a text box, one per line; bad lines fail together."""
-    items, errors = parse_scan_lines(request.form.get(field, ""))
+    items, errors = parse_scan_lines(request.form.get(field, ""), CommissionedPacks(uow().session))
     if errors:
         raise ValidationFailed({f"{field} {k}": v for k, v in errors.items()},
                                detail=_("Some scanned lines are not codes we can read."))

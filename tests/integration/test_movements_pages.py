@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
+from pharma.shared.errors import InvalidIdentifier
 from pharma.trace.models import Batch, Pack, Shipment
 from pharma.trace.movements import pack_state
 from tests.integration.test_signin import csrf_from, sign_in
@@ -147,3 +149,20 @@ def test_a_pharmacist_sees_no_recall_forms_and_no_recall_link(client, make):
     home, _ = page(client, "/")
     assert 'href="/trace/recalls"' not in home and 'href="/trace/shipments"' in home
     assert re.search(r"No recalls or withdrawals", html)
+
+
+def test_a_scan_without_its_group_separator_is_settled_by_the_packs_on_record(client, make, db_session):
+    from pharma.trace.scans import CommissionedPacks, ScannedPack, parse_scan
+
+    importer = licensed(make, make.org("importer"))
+    lot = stock(make, importer, packs=1)
+    serial = lot.serials[0]
+    mangled = f"01{lot.gtin}21M1017S0"  # reads as serial "M1017S0" or serial "M" + batch "17S0"
+    db_session.execute(update(Pack).where(Pack.serial == serial).values(serial="M1017S0"))
+    db_session.commit()
+    with pytest.raises(InvalidIdentifier) as refused:
+        parse_scan(mangled)
+    assert "can be read 2 ways" in refused.value.message
+    assert parse_scan(mangled, CommissionedPacks(db_session)) == ScannedPack(lot.gtin, "M1017S0")
+    with pytest.raises(InvalidIdentifier):  # no such pack either way: still a rescan
+        parse_scan(f"01{lot.gtin}21X1017S0", CommissionedPacks(db_session))
