@@ -22,13 +22,14 @@ STAMP_TEST := $(VENV)/.stamp-install-test
 
 SHELL := /bin/bash
 
-.PHONY: help run test lint bench clean distclean worker translations messages system-deps services venv
+.PHONY: help run test lint bench clean distclean worker beat translations messages system-deps services venv
 
 help:
 	@echo "make run      install, migrate, load the demo data and serve http://$(HOST):$(PORT)"
 	@echo "make test     lint, then the whole suite on SQLite and on PostgreSQL"
 	@echo "make lint     ruff check ."
 	@echo "make worker   a Celery worker on $(WORKER_BROKER_URL)"
+	@echo "make beat     the Celery beat scheduler (daily jobs: certificate expiry, stock expiry scan)"
 	@echo "make bench    run the benchmarks in bench/"
 	@echo "make messages re-extract the texts into the az and ru catalogues (then translate them)"
 	@echo "make clean    remove caches, compiled catalogues and test artifacts (distclean: also .venv and instance/)"
@@ -101,6 +102,11 @@ run: $(STAMP_RUN) translations
 
 worker: $(STAMP_RUN)
 	PHARMA_BROKER_URL=$(WORKER_BROKER_URL) $(BIN)/celery -A pharma.worker worker --loglevel=INFO
+
+# one scheduler per installation: it sends the daily tasks (pharma.tasks.BEAT_SCHEDULE) to the workers
+beat: $(STAMP_RUN)
+	PHARMA_BROKER_URL=$(WORKER_BROKER_URL) $(BIN)/celery -A pharma.worker beat --loglevel=INFO \
+		--schedule $(or $(BEAT_SCHEDULE_FILE),instance/celerybeat-schedule)
 
 # ---------------------------------------------------------------- test
 

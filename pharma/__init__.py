@@ -52,6 +52,11 @@ def api_blueprints():
     from pharma.permits.api import blp as permits_api
     from pharma.register.api import blp as register_api
     from pharma.stock.api import blp as stock_api
+    from pharma.stock.counts_api import blp as stock_counts_api
+    from pharma.stock.documents_api import blp as stock_documents_api
+    from pharma.stock.reports_api import blp as stock_reports_api
+    from pharma.stock.supply_api import blp as supply_api
+    from pharma.stock.valuation_api import blp as stock_valuation_api
     from pharma.trace.api_declarations import blp as declarations_api
     from pharma.trace.api_history import blp as history_api
     from pharma.trace.api_movements import blp as movements_api
@@ -59,7 +64,8 @@ def api_blueprints():
     from pharma.verify.api import blp as verify_api
 
     return [register_api, parties_api, permits_api, declarations_api, movements_api, history_api, audit_api,
-            labels_api, verify_api, alerts_api, stock_api]
+            labels_api, verify_api, alerts_api, stock_api, stock_reports_api, supply_api, stock_counts_api,
+            stock_valuation_api, stock_documents_api]
 
 
 def register_pages(app: Flask) -> None:
@@ -68,6 +74,11 @@ def register_pages(app: Flask) -> None:
     from pharma.parties.views import bp as parties_web
     from pharma.permits.views import bp as permits_web
     from pharma.register.views import bp as register_web
+    from pharma.stock.counts_views import bp as stock_counts_web
+    from pharma.stock.documents_views import bp as stock_documents_web
+    from pharma.stock.reports_views import bp as stock_reports_web
+    from pharma.stock.supply_views import bp as supply_web
+    from pharma.stock.valuation_views import bp as stock_valuation_web
     from pharma.stock.views import bp as stock_web
     from pharma.trace.views_declarations import bp as declarations_web
     from pharma.trace.views_history import bp as history_web
@@ -76,7 +87,8 @@ def register_pages(app: Flask) -> None:
     from pharma.web import bp as home_web
 
     for bp in (home_web, parties_web, register_web, permits_web, declarations_web, movements_web, history_web,
-               audit_web, labels_web, verify_web, stock_web):
+               audit_web, labels_web, verify_web, stock_web, stock_reports_web, supply_web, stock_counts_web,
+               stock_valuation_web, stock_documents_web):
         app.register_blueprint(bp)
 
 

@@ -25,6 +25,7 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(fixtures_group)
+    app.cli.add_command(stock_group)
 
 
 def _url() -> str:
@@ -98,3 +99,20 @@ def fixtures_synth(packs: int) -> None:
 
     made = synthesize(db.session, packs)
     click.echo(f"added {made} synthetic packs")
+
+
+@click.group("stock")
+def stock_group() -> None:
+    """Stock: the expiry scan."""
+
+
+@stock_group.command("expiry-scan")
+@click.option("--on", "on", default=None, help="Scan as of this ISO date (default: today, UTC).")
+def stock_expiry_scan(on: str | None) -> None:
+    """Mark stock expired or expiring within 30/60/90 days (what the daily task does); safe to rerun."""
+    from pharma.stock.tasks import scan_expiry
+
+    result = scan_expiry.run(on)
+    bands = ", ".join(f"{band} {count}" for band, count in result["bands"].items())
+    click.echo(f"expiry scan on {result['on']}: {result['changed']} notices changed, {result['removed']} removed; "
+               f"{bands}")

@@ -159,6 +159,28 @@ LABELS = {
     "write_off_act": _l("Write-off act"),
     "act": _l("Act"),
     "migration": _l("Opening balance"),
+    "return": _l("Return to the supplier"),
+    "transfer_note": _l("Transfer note"),
+    "count": _l("Stock count"),
+    "SURPLUS": _l("Surplus"),
+    "SHORTAGE": _l("Shortage"),
+    # returns to the supplier: reasons beyond those above
+    "WRONG_DELIVERY": _l("Wrong delivery"),
+    # documents (write-off acts, returns, counts): statuses beyond those above
+    "DRAFT": _l("Draft"),
+    "SENT": _l("Sent"),
+    "CONFIRMED": _l("Confirmed"),
+    "OPEN": _l("Open"),
+    "SUBMITTED": _l("Submitted, awaiting approval"),
+    # stock count findings for the regulator
+    "MISSING_PACK": _l("Pack missing from the shelf"),
+    "SURPLUS_PACK": _l("Pack on the shelf that is not ours"),
+    "NEW": _l("New"),
+    "REVIEWED": _l("Reviewed"),
+    # expiry bands
+    "D30": _l("Expires within 30 days"),
+    "D60": _l("Expires within 60 days"),
+    "D90": _l("Expires within 90 days"),
     # pack units
     "tablet": _l("tablet"),
     "capsule": _l("capsule"),

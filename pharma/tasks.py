@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from celery.schedules import crontab
 from flask import Flask, has_app_context
 
 from pharma.extensions import celery
+
+# `celery -A pharma.worker beat`: the periodic tasks (UTC); each entry names its task and when
+BEAT_SCHEDULE = {
+    "register-expire-certificates": {"task": "pharma.register.expire_certificates",
+                                     "schedule": crontab(hour=0, minute=15)},
+    "stock-expiry-scan": {"task": "pharma.stock.scan_expiry", "schedule": crontab(hour=1, minute=30)},
+}
 
 
 def init_celery(app: Flask) -> None:
@@ -22,6 +30,7 @@ def init_celery(app: Flask) -> None:
         timezone="UTC",
         enable_utc=True,
         broker_connection_retry_on_startup=True,
+        beat_schedule=BEAT_SCHEDULE,
     )
 
     class AppContextTask(celery.Task):

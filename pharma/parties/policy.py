@@ -75,6 +75,24 @@ POLICY: dict[str, Rule] = {
     # stock: each location's ledger and balances; custodians keep their own, the agency reads all
     "stock.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR), own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
     "stock.write": Rule(own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "stock.count.write": Rule(own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "stock.count.approve": Rule(own_org=_r(R.HEAD_PHARMACIST)),
+    "stock.finding.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR), own_org=_r(R.HEAD_PHARMACIST)),
+    "stock.finding.manage": Rule(any_org=_r(R.REGULATOR)),
+    # write-off acts (drafted by staff, confirmed by the head pharmacist) and returns to the supplier
+    "stock.act.write": Rule(own_org=_r(R.PHARMACIST, R.HEAD_PHARMACIST, R.IMPORTER)),
+    "stock.act.confirm": Rule(own_org=_r(R.HEAD_PHARMACIST, R.IMPORTER)),
+    "stock.return.write": Rule(own_org=_r(R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "stock.return.confirm": Rule(own_org=_r(R.IMPORTER)),  # the supplier the return goes to
+    "stock.expiry.manage": Rule(own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "stock.price.manage": Rule(own_org=_r(R.HEAD_PHARMACIST, R.IMPORTER)),  # retail, shipment, import prices
+    "stock.valuation.manage": Rule(own_org=_r(R.HEAD_PHARMACIST, R.IMPORTER)),  # the valuation method
+    # supply requests: the pharmacy keeps levels and requests stock; the importer sees what is addressed to it
+    "supply.levels.write": Rule(own_org=_r(R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "supply.request.write": Rule(own_org=_r(R.PHARMACIST, R.HEAD_PHARMACIST)),
+    "supply.request.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR),
+                                own_org=_r(R.PHARMACIST, R.HEAD_PHARMACIST, R.IMPORTER)),
+    "supply.request.fulfil": Rule(own_org=_r(R.IMPORTER)),
     # audit log
     "audit.read": Rule(any_org=_r(R.REGULATOR, R.ADMIN)),
 }

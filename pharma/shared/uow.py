@@ -55,6 +55,12 @@ class UnitOfWork:
         self.session.commit()
         self._committed = True
 
+    def enlisted(self) -> UnitOfWork:
+        """This unit's transaction lent to another act (a trace act run inside a stock act): the
+        borrower's ``with`` and ``commit`` only flush, so its refusal rolls back both acts and this
+        unit alone commits them together."""
+        return _Enlisted(self)
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """The statements of the block in one transaction, also when the session reads in
@@ -94,3 +100,15 @@ class UnitOfWork:
                 count=count,
             )
         )
+
+
+class _Enlisted(UnitOfWork):
+    def __init__(self, outer: UnitOfWork) -> None:
+        super().__init__(outer.session, outer.actor, outer.request_id, outer.address)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        return None  # the lender rolls back
+
+    def commit(self) -> None:
+        self.session.flush()
+        self._committed = True

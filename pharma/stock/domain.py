@@ -6,8 +6,9 @@ to the balance rows it has locked.
 Valuation: **weighted average cost**, per (location, GTIN, batch). A balance keeps its quantity and
 its value (minor units). A receipt adds ``quantity * unit_cost`` to the value; every outgoing
 movement takes out ``value * n // quantity`` (the last unit takes all that is left, so the value of
-an empty balance is always 0 and rounding never accumulates). Incoming transfers of serialized packs
-carry no cost (custody moves between organisations; their purchase price is not known here).
+an empty balance is always 0 and rounding never accumulates). Serialized packs come in at the
+sender's prices on the shipment or the importer's declared costs, else at no cost
+(``pharma.stock.prices``). An organisation may choose FIFO instead (``pharma.stock.valuation``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Reason(StrEnum):
     RETURNED = "RETURNED"  # a pack missing at receipt, back with the sender
     LOST = "LOST"  # a pack lost in transit: back on the sender's books, then written off as stolen
     OPENING = "OPENING"  # the balance the ledger started from
+    SURPLUS = "SURPLUS"  # a count found more than the books
+    SHORTAGE = "SHORTAGE"  # a count found less than the books
     OTHER = "OTHER"
 
 

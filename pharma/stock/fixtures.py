@@ -49,4 +49,12 @@ def load_stock_demo(session: Session) -> dict[str, int]:
     posted += post(uow, [Move(here, old.gtin, old.batch, old.expiry, old.expiry_raw, Kind.WRITE_OFF, -1,
                               Reason.DAMAGED)], ("write_off_act", "WO-DEMO-2"), at=now - timedelta(hours=3))
     session.flush()
-    return {"demo_stock_movements": len(posted)}
+    from pharma.stock.counts_fixtures import load_count_demo
+    from pharma.stock.documents_fixtures import load_documents_demo
+    from pharma.stock.expiry_fixtures import load_expiry_demo
+    from pharma.stock.supply_fixtures import load_supply_demo
+    from pharma.stock.valuation_fixtures import load_valuation_demo
+
+    return {"demo_stock_movements": len(posted), **load_expiry_demo(session), **load_supply_demo(session),
+            **load_valuation_demo(session), **load_documents_demo(session),
+            **load_count_demo(session)}

@@ -3,7 +3,8 @@
 ``post`` is the one place that writes ``stock_movements`` and ``stock_balances``. It locks the
 balance rows it touches in key order (location, GTIN, batch), so two acts on the same batches
 queue up and never deadlock; applies the movements in order to the locked quantities and values
-(weighted-average cost, see ``pharma.stock.domain``); refuses the whole post with
+(weighted-average cost, see ``pharma.stock.domain``; FIFO cost layers for the organisations that
+chose it, see ``pharma.stock.valuation``); refuses the whole post with
 INSUFFICIENT_STOCK when any balance would go below zero; then writes in bulk: an executemany
 UPDATE of the existing balances (by delta, guarded by ``quantity + delta >= 0`` and its row count
 checked), one upsert of new balances, one INSERT of the movements; on PostgreSQL many rows go as
@@ -28,6 +29,7 @@ from pharma.shared.time import utcnow
 from pharma.shared.uow import UnitOfWork
 from pharma.stock.domain import ExpiryMismatch, InsufficientStock, Move, value_out
 from pharma.stock.models import StockBalance, StockMovement
+from pharma.stock.valuation import fifo_book
 
 LOCK_CHUNK = 300  # keys per IN list (three parameters each)
 BULK_ROWS = 50  # from here on PostgreSQL gets COPY and arrays instead of a statement per row
@@ -93,6 +95,7 @@ def post(uow: UnitOfWork, moves: Sequence[Move], document: tuple[str, object], *
         held = lock_balances(s, keys)
     state = {k: [held[k].quantity, held[k].value] if k in held else [0, 0] for k in keys}
     expiries = {k: held[k].expiry for k in keys if k in held}
+    fifo = fifo_book(s, keys, state, now)  # FIFO valuation (pharma.stock.valuation): None for weighted average
     actor = uow.actor
     doc_type, doc_id = document[0], str(document[1])[:64]
     rows: list[dict] = []
@@ -105,12 +108,15 @@ def post(uow: UnitOfWork, moves: Sequence[Move], document: tuple[str, object], *
                 raise ExpiryMismatch(f"Batch {m.batch} of {m.gtin} is kept here with expiry {known.isoformat()},"
                                      f" not {m.expiry.isoformat()}.")
             moved = m.quantity * (m.unit_cost or 0)
+            if fifo is not None and m.key in fifo:
+                fifo.add(m.key, m.quantity, m.unit_cost or 0, now)
         else:
             if -m.quantity > q:
                 shortages.append({"location_id": m.location_id, "gtin": m.gtin, "batch": m.batch,
                                   "wanted": -m.quantity, "on_hand": q})
                 continue
-            moved = -value_out(q, v, -m.quantity)
+            moved = -(fifo.take(m.key, -m.quantity) if fifo is not None and m.key in fifo
+                      else value_out(q, v, -m.quantity))
         state[m.key] = [q + m.quantity, v + moved]
         rows.append({"location_id": m.location_id, "gtin": m.gtin, "batch": m.batch, "expiry": m.expiry,
                      "expiry_raw": m.expiry_raw, "kind": str(m.kind), "reason": str(m.reason) if m.reason else None,
@@ -142,6 +148,8 @@ def post(uow: UnitOfWork, moves: Sequence[Move], document: tuple[str, object], *
         raise InsufficientStock("The stock changed meanwhile; try again.")
     if new:
         _insert_balances(s, new)
+    if fifo is not None:
+        fifo.write(s)
     _insert_movements(s, rows)
     return rows
 

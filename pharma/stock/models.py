@@ -20,7 +20,7 @@ from pharma.shared.time import utcnow
 
 KINDS = "'RECEIPT', 'TRANSFER_IN', 'TRANSFER_OUT', 'SALE', 'DISPENSE', 'WRITE_OFF', 'RETURN', 'ADJUSTMENT'"
 REASONS = ("'EXPIRED', 'DAMAGED', 'DESTROYED', 'STOLEN', 'SAMPLE', 'EXPORTED', 'LOCKED', 'UNDO', 'FOUND', "
-           "'RETURNED', 'LOST', 'OPENING', 'OTHER'")
+           "'RETURNED', 'LOST', 'OPENING', 'SURPLUS', 'SHORTAGE', 'OTHER'")
 
 
 class StockMovement(Base):

@@ -7,7 +7,7 @@ by the database (one grouped SELECT over packs and batches), never pack by pack 
 | event | movement |
 |---|---|
 | COMMISSION | RECEIPT at the importer's location (the declaration's packs, counted through its batches) |
-| SHIP | TRANSFER_OUT at the sender |
+| SHIP | TRANSFER_OUT at the sender (RETURN for a return shipment) |
 | RECEIVE | TRANSFER_IN at the receiver (only the packs received; missing ones stay in transit) |
 | DECOMMISSION | WRITE_OFF with the new state as the reason |
 | UNDO | ADJUSTMENT (UNDO), back in stock |
@@ -15,6 +15,9 @@ by the database (one grouped SELECT over packs and batches), never pack by pack 
 |  | LOST: TRANSFER_IN (LOST) and WRITE_OFF (STOLEN) at the sender |
 | DISPENSE | SALE (on a fiscal receipt) or DISPENSE (against a prescription) |
 | RECALL, WITHDRAW | none: the stock stays, unsellable |
+
+Incoming movements carry the unit cost set for them (``pharma.stock.prices.incoming_costs``): the
+sender's shipment prices for RECEIVE and FOUND, the importer's declared costs for COMMISSION.
 
 So a location's serialized balance of a batch is always the number of its ACTIVE packs of that
 batch that are not travelling on a shipment.
@@ -30,6 +33,7 @@ from sqlalchemy import Select, func, or_, select
 from pharma.shared.uow import UnitOfWork
 from pharma.stock.domain import Kind, Move, Reason
 from pharma.stock.ledger import post
+from pharma.stock.prices import incoming_costs
 from pharma.trace.models import Batch, Declaration, Pack
 
 CHUNK = 1000
@@ -49,7 +53,9 @@ def on_trace_event(uow: UnitOfWork, event_id: int, type: str, *, location_id: in
         groups = _commissioned(s, declaration_id) if declaration_id is not None else []
     else:
         groups = _grouped(s, pack_ids, packs_from)
-    moves = [Move(location_id, gtin, batch, expiry, expiry_raw, kind, sign * n, reason, serialized=True)
+    costs = incoming_costs(s, type, details, document, declaration_id)  # {(gtin, batch or None): unit cost}
+    moves = [Move(location_id, gtin, batch, expiry, expiry_raw, kind, sign * n, reason, serialized=True,
+                  unit_cost=costs.get((gtin, batch), costs.get((gtin, None))) if costs and sign > 0 else None)
              for kind, sign, reason in plan for (gtin, batch, expiry, expiry_raw), n in groups]
     if moves:
         post(uow, moves, document or ("trace_event", event_id), trace_event_id=event_id, at=at)
@@ -58,8 +64,9 @@ def on_trace_event(uow: UnitOfWork, event_id: int, type: str, *, location_id: in
 def _plan(type: str, to_state: str | None, details: dict, document) -> list[tuple[Kind, int, str | None]]:
     if type == "COMMISSION":
         return [(Kind.RECEIPT, 1, None)]
-    if type == "SHIP":
-        return [(Kind.TRANSFER_OUT, -1, None)]
+    if type == "SHIP":  # a return shipment (to the supplier) leaves the books as a RETURN
+        returning = details.get("kind") == "RETURN" or (document is not None and document[0] == "return")
+        return [(Kind.RETURN if returning else Kind.TRANSFER_OUT, -1, None)]
     if type == "RECEIVE":
         return [(Kind.TRANSFER_IN, 1, None)]
     if type == "DECOMMISSION":

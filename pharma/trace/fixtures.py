@@ -91,6 +91,9 @@ def load_trace_demo(session: Session) -> dict[str, int]:
     session.execute(insert(Pack), packs)
     declaration.packs_total = declaration.packs_done = len(packs)
     as_importer = UnitOfWork(session, importer)
+    from pharma.stock.valuation_fixtures import cost_demo_declaration, price_demo_shipment  # purchase costs
+
+    cost_demo_declaration(session, declaration.id, importer.user_id)
     events.record(as_importer, EventType.COMMISSION, location_id=warehouse.id, to_state="ACTIVE",
                   declaration_id=declaration.id, count=len(packs), document=("declaration", declaration.number),
                   at=now - timedelta(days=6))
@@ -113,6 +116,7 @@ def load_trace_demo(session: Session) -> dict[str, int]:
     doc = ("shipment", shipment.number)
     events.record(as_importer, EventType.SHIP, location_id=warehouse.id, pack_ids=shipped, document=doc,
                   at=now - timedelta(days=3))
+    price_demo_shipment(session, shipment.id, importer.user_id)
     events.record(UnitOfWork(session, pharmacist), EventType.RECEIVE, location_id=pharmacy.id, pack_ids=shipped,
                   document=doc, at=now - timedelta(days=2))
     # one pack broke at the pharmacy

@@ -170,6 +170,7 @@ class Decommission:
     reason: str  # DESTROYED, STOLEN, EXPORTED, SAMPLE or LOCKED
     note: str = ""
     document: str | None = None
+    document_type: str = "act"  # a stock write-off act decommissions with its own ("write_off_act", number)
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ def ship(uow: UnitOfWork, cmd: ShipPacks) -> ShipmentView:
         original = _check_return(s, cmd.return_of_id, origin, dest) if cmd.return_of_id else None
         pack_ids, case_ids, problems = _collect(s, refs, ssccs, origin.id)
         facts = _lock_facts(s, pack_ids)
-        problems += _unmovable(facts, origin.id)
+        problems += _unmovable(facts, origin.id, returning=kind == ShipmentKind.RETURN)
         if original is not None:
             problems += _not_on(s, original, facts)
         if problems:
@@ -471,7 +472,8 @@ def decommission(uow: UnitOfWork, cmd: Decommission) -> StateChange:
             raise PackBusy("Some of these packs changed meanwhile; scan again.")
         event_id = record(uow, EventType.DECOMMISSION.value, location_id=loc.id, to_state=reason.value,
                           reason=cmd.note.strip() or None,
-                          document=("act", cmd.document.strip()) if cmd.document and cmd.document.strip() else None,
+                          document=(cmd.document_type, cmd.document.strip()) if cmd.document and cmd.document.strip()
+                          else None,
                           pack_ids=pack_ids, at=now)
         uow.audit("pack.decommission", "location", loc.id,
                   {"state": reason.value, "note": cmd.note, "document": cmd.document,
@@ -971,7 +973,12 @@ def _lock_facts(s: Session, pack_ids: Sequence[int]) -> list[_Facts]:
     return _read_facts(s, pack_ids, lock=True)
 
 
-def _unmovable(facts: list[_Facts], location_id: int) -> list[dict]:
+# a return may carry what may no longer be sold back up the chain (for destruction or credit);
+# a delivery only what may be
+RETURNABLE = frozenset({PackState.ACTIVE, PackState.RECALLED, PackState.EXPIRED, PackState.WITHDRAWN})
+
+
+def _unmovable(facts: list[_Facts], location_id: int, returning: bool = False) -> list[dict]:
     today = utc_today()
     problems = []
     for f in facts:
@@ -980,7 +987,7 @@ def _unmovable(facts: list[_Facts], location_id: int) -> list[dict]:
             problems.append(_problem(f, "NOT_IN_CUSTODY", "The pack is held by another location."))
         elif f.shipment_id is not None:
             problems.append(_problem(f, "PACK_IN_TRANSIT", "The pack is already in transit on a shipment."))
-        elif state != PackState.ACTIVE:
+        elif state != PackState.ACTIVE and not (returning and state in RETURNABLE):
             problems.append(_problem(f, "PACK_NOT_ACTIVE", f"The pack is {state.value.lower()}.",
                                      state=state.value))
     return problems

@@ -183,17 +183,24 @@ CASES += REGISTER_CASES
 def _area_cases() -> list[Case]:
     """Each area of the API keeps its cases in tests/integration/authz_<area>.py (``CASES``)."""
     from tests.integration import (
+        authz_counts,
         authz_declarations,
+        authz_documents,
         authz_history,
         authz_labels,
         authz_movements,
         authz_permits,
+        authz_reports,
         authz_stock,
+        authz_supply,
+        authz_valuation,
         authz_verify,
     )
 
     return [*authz_permits.CASES, *authz_declarations.CASES, *authz_movements.CASES, *authz_history.CASES,
-            *authz_labels.CASES, *authz_verify.CASES, *authz_stock.CASES]
+            *authz_labels.CASES, *authz_verify.CASES, *authz_stock.CASES, *authz_reports.CASES,
+            *authz_counts.CASES, *authz_supply.CASES, *authz_valuation.CASES,
+            *authz_documents.CASES]
 
 
 CASES += _area_cases()
