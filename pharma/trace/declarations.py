@@ -649,13 +649,13 @@ class _PackCopy:
         self.error: BaseException | None = None
         self.clashed = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(declaration, rows, ids, utcnow()),
+        self._thread = threading.Thread(target=self._run, args=(declaration, rows, ids),
                                         name=f"copy-declaration-{declaration.id}", daemon=True)
         self._thread.start()
 
-    def _run(self, declaration: Declaration, rows: Rows, ids: ReservedIds, now) -> None:
+    def _run(self, declaration: Declaration, rows: Rows, ids: ReservedIds) -> None:
         loc = declaration.location_id
-        tail = f"\t{declaration.id}\t{loc}\tACTIVE\t{now.isoformat()}\t{loc}\n"
+        tail = f"\t{declaration.id}\t{loc}\tACTIVE\t{loc}\n"  # state_changed_at: the column's default
         gtin_of, batch_of, case_of, sscc_of = ids.gtin_of, ids.batch_of, ids.case_of, ids.sscc_of
         case_text = {raw: str(case_of[v]) if v else "0" for raw, v in sscc_of.items()}
         case_text[""] = "\\N"
@@ -693,8 +693,8 @@ class _Cancelled(Exception):
     pass
 
 
-COPY_PACKS = ("COPY packs (gtin, serial, batch_id, case_id, declaration_id, location_id, state, state_changed_at,"
-              " state_location_id) FROM STDIN")
+COPY_PACKS = ("COPY packs (gtin, serial, batch_id, case_id, declaration_id, location_id, state, state_location_id)"
+              " FROM STDIN")
 
 
 def _write(uow: UnitOfWork, declaration: Declaration, rows: Rows, checked: Checked, errors: ErrorLog,
