@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pharma.parties.models import Location
 from pharma.parties.policy import authorize, scoped_org
-from pharma.register.models import ProductGtin
+from pharma.register.models import Product, ProductGtin
 from pharma.shared.errors import InvalidIdentifier, NotFound, RuleViolation, ValidationFailed
 from pharma.shared.schemas import Page
 from pharma.shared.time import utcnow
@@ -815,9 +815,11 @@ def get_count(uow: UnitOfWork, count_id: int, differences_only: bool = False, pa
     total = s.scalar(select(func.count()).select_from(LINES).where(*where))
     rows = s.execute(
         select(LINES.c.gtin, LINES.c.batch, LINES.c.expiry, LINES.c.serialized, LINES.c.expected, LINES.c.counted,
-               LINES.c.counted_at, func.coalesce(b.quantity, 0).label("on_hand"))
+               LINES.c.counted_at, func.coalesce(b.quantity, 0).label("on_hand"), Product.trade_name)
         .outerjoin(BALANCES, and_(b.location_id == count.location_id, b.gtin == LINES.c.gtin,
                                   b.batch == LINES.c.batch))
+        .outerjoin(ProductGtin, ProductGtin.gtin == LINES.c.gtin)
+        .outerjoin(Product, Product.id == ProductGtin.product_id)
         .where(*where).order_by(LINES.c.gtin, LINES.c.batch)
         .limit(per_page).offset((page - 1) * per_page)).all()
     view["lines"] = Page([{**r._asdict(), "difference": None if r.counted is None else r.counted - r.expected,

@@ -127,6 +127,7 @@ class CountOut(ma.Schema):
 
 class CountLineOut(ma.Schema):
     gtin = ma.fields.String()
+    trade_name = ma.fields.String(allow_none=True, metadata={"description": "The registered product of the GTIN"})
     batch = ma.fields.String()
     expiry = ma.fields.Date(allow_none=True)
     serialized = ma.fields.Boolean()

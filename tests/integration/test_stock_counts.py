@@ -382,6 +382,7 @@ def test_the_count_pages_open_scan_submit_and_approve(client, make, db_session, 
     url = res.headers["Location"]
     html, token = page(client, url)
     labelled(html, "scans", "scan-batch", "gtin", "line-batch", "counted", "expiry")
+    assert "Paracetamol EAN" in html  # the product's name beside its GTIN
     for scan in (pack_code(lot, lot.serials[0]), gtin[1:], gtin[1:], "12345"):
         client.post(f"{url}/lines", data={"csrf_token": token, "scans": scan, "batch": ""})
     html, token = page(client, url)
@@ -396,7 +397,7 @@ def test_the_count_pages_open_scan_submit_and_approve(client, make, db_session, 
     assert "Approve and post" in html
     client.post(f"{url}/approve", data={"csrf_token": token})
     html, _ = page(client, url)
-    assert "Approved" in html and "1 packs decommissioned as missing" in html
+    assert "Approved" in html and "packs decommissioned as missing: 1;" in html
     assert on_hand(db_session, here) == {(gtin, "A"): 2, (lot.gtin, lot.batch): 1}
     html, _ = page(client, "/stock/findings?kind=MISSING_PACK")
     assert lot.serials[1] in html
