@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from pharma.parties.policy import allowed, authorize, scoped_org
-from pharma.shared.errors import Forbidden, NotFound, ValidationFailed
+from pharma.shared.errors import Forbidden, ValidationFailed
 from pharma.shared.schemas import Page
 from pharma.shared.time import utcnow
 from pharma.shared.uow import UnitOfWork
@@ -29,18 +29,19 @@ from pharma.stock.documents import (
     AddLines,
     EmptyDocument,
     LinesRefused,
-    NotDraft,
     PackLine,
     add_wanted,
     append_lines,
     audit_lines,
     batch_problems,
+    load,
     location,
     pack_facts,
     pack_problems,
     parse_lines,
     read_balances,
     remove_line,
+    require_draft,
 )
 from pharma.stock.documents_models import ACT_REASONS, WriteOffAct, WriteOffActLine
 from pharma.stock.domain import Kind, Move, Reason
@@ -69,18 +70,11 @@ class ActQuery:
 
 
 def _act(uow: UnitOfWork, act_id: int, lock: bool = False) -> WriteOffAct:
-    stmt = select(WriteOffAct).where(WriteOffAct.id == act_id)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    act = uow.session.scalars(stmt).one_or_none()
-    if act is None:
-        raise NotFound(f"No write-off act with id {act_id}.")
-    return act
+    return load(uow, WriteOffAct, act_id, "write-off act", lock)
 
 
 def _draft(act: WriteOffAct) -> None:
-    if act.status != "DRAFT":
-        raise NotDraft(f"Write-off act {act.number} is {act.status.lower()}.", state=act.status)
+    require_draft(act, "Write-off act")
 
 
 def create_act(uow: UnitOfWork, cmd: NewAct) -> WriteOffAct:

@@ -205,6 +205,23 @@ def add_wanted(wanted: dict[tuple[str, str], int], lines) -> dict[tuple[str, str
     return wanted
 
 
+def load(uow: UnitOfWork, model, doc_id: int, what: str, lock: bool = False):
+    """A document by id (``what`` names it in the refusal: "write-off act"); ``lock``: for update."""
+    stmt = select(model).where(model.id == doc_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    doc = uow.session.scalars(stmt).one_or_none()
+    if doc is None:
+        raise NotFound(f"No {what} with id {doc_id}.")
+    return doc
+
+
+def require_draft(doc, what: str) -> None:
+    """Only a draft takes lines, loses them, or is confirmed or sent."""
+    if doc.status != "DRAFT":
+        raise NotDraft(f"{what} {doc.number} is {doc.status.lower()}.", state=doc.status)
+
+
 def append_lines(doc, line_class, packs: list[PackLine], facts: dict, batches: list[BatchLine], held: dict,
                  pack_extra=lambda fact: {}, batch_extra=lambda row: {}) -> None:
     """Put checked packs and batches on a draft document's lines: a pack is a line of one; a batch

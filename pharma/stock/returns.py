@@ -41,19 +41,20 @@ from pharma.stock.documents import (
     AddLines,
     EmptyDocument,
     LinesRefused,
-    NotDraft,
     PackLine,
     WrongState,
     add_wanted,
     append_lines,
     audit_lines,
     batch_problems,
+    load,
     location,
     pack_facts,
     pack_problems,
     parse_lines,
     read_balances,
     remove_line,
+    require_draft,
 )
 from pharma.stock.documents_models import RETURN_REASONS, StockReturn, StockReturnLine
 from pharma.stock.domain import Kind, Move, Reason
@@ -94,18 +95,11 @@ class ReturnQuery:
 
 
 def _return(uow: UnitOfWork, return_id: int, lock: bool = False) -> StockReturn:
-    stmt = select(StockReturn).where(StockReturn.id == return_id)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    ret = uow.session.scalars(stmt).one_or_none()
-    if ret is None:
-        raise NotFound(f"No return with id {return_id}.")
-    return ret
+    return load(uow, StockReturn, return_id, "return", lock)
 
 
 def _draft(ret: StockReturn) -> None:
-    if ret.status != "DRAFT":
-        raise NotDraft(f"Return {ret.number} is {ret.status.lower()}.", state=ret.status)
+    require_draft(ret, "Return")
 
 
 def _sent(ret: StockReturn) -> None:
