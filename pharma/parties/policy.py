@@ -76,8 +76,9 @@ POLICY: dict[str, Rule] = {
     "stock.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR), own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
     "stock.write": Rule(own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
     "stock.count.write": Rule(own_org=_r(R.IMPORTER, R.PHARMACIST, R.HEAD_PHARMACIST)),
-    "stock.count.approve": Rule(own_org=_r(R.HEAD_PHARMACIST)),
-    "stock.finding.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR), own_org=_r(R.HEAD_PHARMACIST)),
+    # the head of a pharmacy approves its counts; an importer (no head pharmacist) approves its own
+    "stock.count.approve": Rule(own_org=_r(R.HEAD_PHARMACIST, R.IMPORTER)),
+    "stock.finding.read": Rule(any_org=_r(R.REGULATOR, R.INSPECTOR), own_org=_r(R.HEAD_PHARMACIST, R.IMPORTER)),
     "stock.finding.manage": Rule(any_org=_r(R.REGULATOR)),
     # write-off acts (drafted by staff, confirmed by the head pharmacist) and returns to the supplier
     "stock.act.write": Rule(own_org=_r(R.PHARMACIST, R.HEAD_PHARMACIST, R.IMPORTER)),

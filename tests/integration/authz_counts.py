@@ -1,8 +1,8 @@
 """Authorization cases for the stock count API; test_authorization.py walks them for every role.
 
 Custodians (importer, pharmacists) count their own organisation's location; only the head
-pharmacist approves or returns a count; the agency reads counts and findings, the head pharmacist
-their own findings; the regulator reviews findings.
+pharmacist (or an importer, which has none) approves or returns a count; the agency reads counts and
+findings, the head pharmacist and the importer their own findings; the regulator reviews findings.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from tests.integration.stock_helpers import API
 from tests.integration.test_authorization import Case, World
 
 C = f"{API}/counts"
-HEAD = frozenset({"head_pharmacist"})
-FINDING_READERS = frozenset({"regulator", "inspector", "head_pharmacist"})
+HEAD = frozenset({"head_pharmacist", "importer"})
+FINDING_READERS = frozenset({"regulator", "inspector", "head_pharmacist", "importer"})
 
 
 def _system():

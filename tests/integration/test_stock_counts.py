@@ -454,3 +454,21 @@ def test_the_demo_pharmacy_has_an_open_count_with_a_few_lines_counted(app, db_se
     assert sorted(line.counted - line.expected for line in counted) == [-1, 0]
     assert db_session.scalars(select(StockCountPack).where(StockCountPack.scanned)).one().expected is True
     assert_stock_in_step(db_session)
+
+
+def test_an_importer_counts_its_warehouse_and_approves_the_count_itself(client, make, db_session):
+    importer = licensed(make, make.org("importer"))
+    caller = make.caller("importer", org=importer)
+    warehouse = importer.locations[0].id
+    gtin = legacy_product(make)
+    receive(client, caller, warehouse, receipt_line(gtin, "W1", 10))
+    count = open_count(client, caller, warehouse).json
+    assert record(client, caller, count["id"], lines=[{"gtin": gtin, "batch": "W1", "counted": 9}]).status_code == 200
+    assert act(client, caller, count["id"], "submit").status_code == 200
+    res = act(client, caller, count["id"], "approve")
+    assert res.status_code == 200, res.json
+    assert on_hand(db_session, warehouse) == {(gtin, "W1"): 9}
+    findings = client.get(f"{API}/findings", headers=caller.headers).json
+    assert [(f["kind"], f["quantity"]) for f in findings["items"]] == [("SHORTAGE", 1)]
+    other = make.caller("importer", org=licensed(make, make.org("importer")))
+    assert client.get(f"{API}/findings", headers=other.headers).json["items"] == []
