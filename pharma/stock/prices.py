@@ -89,11 +89,14 @@ def incoming_costs(s: Session, type: str, details: dict, document, declaration_i
                    ) -> dict[tuple[str, str | None], int]:
     """The unit costs of what a trace event brings in, ``{(gtin, batch or None): unit cost}``: a
     shipment's prices for RECEIVE and RESOLVE_MISSING (FOUND, at the receiver), a declaration's costs
-    for COMMISSION; else none. One query, never per pack."""
+    for COMMISSION (the file's ``unit_cost`` column, carried by the event, else those set through the
+    API); else none. One query, never per pack."""
     from pharma.trace.models import Shipment
 
     if type == "COMMISSION" and declaration_id is not None:
         rows = s.execute(select(DC.gtin, DC.batch, DC.unit_cost).where(DC.declaration_id == declaration_id))
+        return {**{(gtin, batch): cost for gtin, batch, cost in rows},
+                **{(gtin, batch): cost for gtin, batch, cost in details.get("unit_costs") or ()}}
     elif (type == "RECEIVE" or (type == "RESOLVE_MISSING" and details.get("resolution") == "FOUND")) \
             and document is not None and document[0] == "shipment":
         rows = s.execute(select(SP.gtin, SP.batch, SP.unit_price).join(Shipment, Shipment.id == SP.shipment_id)

@@ -10,8 +10,10 @@ the slower diagnosis run to name every clashing line.
 
 Formats (UTF-8):
 - CSV with a header: ``gtin,batch,expiry,serial`` and optionally ``manufactured``, ``sscc``
-  (the pack's case) and ``parent_sscc`` (the case's pallet); one line per pack; expiry and
-  manufactured as printed (YYMMDD, day 00 allowed for expiry).
+  (the pack's case), ``parent_sscc`` (the case's pallet) and ``unit_cost`` (the importer's
+  purchase cost of one pack in minor units, the same on every line of a batch that gives it; it
+  becomes the cost of the importer's stock); one line per pack; expiry and manufactured as
+  printed (YYMMDD, day 00 allowed for expiry).
 - JSON: ``{"packs": [{"gtin": ..., "batch": ..., "expiry": ..., "serial": ..., ...}, ...]}``
   with the same names; an item's number is its "line".
 """
@@ -48,7 +50,7 @@ from pharma.trace.domain import EventType, PackState
 from pharma.trace.models import Batch, Case, Declaration, DeclarationUpload, Pack
 
 REQUIRED = ("gtin", "batch", "expiry", "serial")
-OPTIONAL = ("manufactured", "sscc", "parent_sscc")
+OPTIONAL = ("manufactured", "sscc", "parent_sscc", "unit_cost")
 MAX_STORED_ERRORS = 10_000
 PROGRESS_EVERY = 100_000
 _CSET82_1_20 = re.compile(r"[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}")
@@ -108,6 +110,7 @@ class Rows:
     manufactured: Sequence[str] = field(default_factory=list)
     sscc: Sequence[str] = field(default_factory=list)
     parent_sscc: Sequence[str] = field(default_factory=list)
+    unit_cost: Sequence[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.line)
@@ -224,6 +227,7 @@ class Checked:
     products: dict[str, int]  # gtin -> product id
     packs_by_product: dict[int, int]
     cases: dict[str, str | None]  # sscc -> parent sscc
+    costs: dict[tuple[str, str], int] = field(default_factory=dict)  # (gtin, batch) -> unit cost, when given
 
 
 def check(session: Session, rows: Rows, errors: ErrorLog, on: date,
@@ -285,6 +289,7 @@ def check(session: Session, rows: Rows, errors: ErrorLog, on: date,
                 add(lines[i], "expiry", "BATCH_EXPIRY_CONFLICT",
                     f"Batch {key[1]} has expiry {batch_keys[key][0].raw} on line {batch_first_line[key]}, "
                     f"here {rows.expiry[i]}.")
+    costs = _check_costs(rows, gtins, add) if any(rows.unit_cost) else {}
     cases = _check_case_columns(rows, errors)
     products = _check_register(session, rows, gtins, errors, on)
     existing = _check_batches(session, batch_keys, batch_first_line, errors)
@@ -293,7 +298,30 @@ def check(session: Session, rows: Rows, errors: ErrorLog, on: date,
     for g, n in Counter(gtins).items():
         if g in products:
             counts[products[g]] = counts.get(products[g], 0) + n
-    return Checked([g or "" for g in gtins], batch_keys, existing, products, counts, cases)
+    return Checked([g or "" for g in gtins], batch_keys, existing, products, counts, cases, costs)
+
+
+def _check_costs(rows: Rows, gtins: list[str | None], add) -> dict[tuple[str, str], int]:
+    """Each batch's unit cost where the file gives one: a whole number of minor units, the same on
+    every line of the batch that gives it (a line may leave it empty)."""
+    lines = rows.line
+    cost_of = {raw: int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 15 else None
+               for raw in set(rows.unit_cost) if raw}
+    _report(rows.unit_cost, lines, {r for r, c in cost_of.items() if c is None}, lambda r: (
+        "unit_cost", "INVALID_COST", f"Give the cost of one pack in minor units, as a whole number, not {r!r}."),
+        add)
+    costs: dict[tuple[str, str], int] = {}
+    first: dict[tuple[str, str], int] = {}
+    for i, (g, b, raw) in enumerate(zip(gtins, rows.batch, rows.unit_cost, strict=True)):
+        cost = cost_of.get(raw) if raw else None
+        if g is None or cost is None:
+            continue
+        known = costs.setdefault((g, b), cost)
+        seen = first.setdefault((g, b), lines[i])
+        if known != cost:
+            add(lines[i], "unit_cost", "BATCH_COST_CONFLICT",
+                f"Batch {b} costs {known} a pack on line {seen}, here {cost}.")
+    return costs
 
 
 def _report(column: Sequence[str], lines: Sequence[int], bad: set, describe, add) -> None:
@@ -555,7 +583,9 @@ def _check_and_commission(uow: UnitOfWork, declaration: Declaration, errors: Err
             return
         events.record(uow, EventType.COMMISSION, location_id=declaration.location_id,
                       to_state=PackState.ACTIVE, declaration_id=declaration.id, count=written,
-                      document=("declaration", declaration.number), details={"permit_id": declaration.permit_id})
+                      document=("declaration", declaration.number),
+                      details={"permit_id": declaration.permit_id,
+                               "unit_costs": [[g, b, c] for (g, b), c in sorted(checked.costs.items())]})
         session.execute(update(Declaration).where(Declaration.id == declaration.id).values(
             status="ACCEPTED", packs_done=written, finished_at=utcnow(), errors=[], error_count=0))
         uow.audit("declaration.accept", "declaration", declaration.id,

@@ -16,7 +16,8 @@ class DeclarationForm(ma.Schema):
 
 class DeclarationFile(ma.Schema):
     file = Upload(required=True, metadata={"description": "CSV (gtin,batch,expiry,serial[,manufactured,sscc,"
-                                                          "parent_sscc]) or JSON {\"packs\": [...]}"})
+                                                          "parent_sscc,unit_cost]) or JSON {\"packs\": [...]}; "
+                                                          "unit_cost: the import cost of one pack, minor units"})
 
 
 class LineError(ma.Schema):

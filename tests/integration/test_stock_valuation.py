@@ -305,6 +305,40 @@ def test_a_declaration_is_commissioned_at_its_import_costs(client, make, db_sess
     assert_stock_in_step(db_session)
 
 
+def test_the_declaration_file_carries_its_import_costs_per_batch(client, make, db_session):
+    from pharma.trace.declarations import NewDeclaration, process_declaration, submit_declaration
+    from tests.integration.declaration_helpers import EXPIRY, csv_file, importer_with_permit
+
+    imp = importer_with_permit(make, products=2)
+    header = "gtin,batch,expiry,serial,unit_cost"
+    rows = [(imp.gtins[0], "L1", EXPIRY, f"S{i}", "800" if i else "") for i in range(3)] + [
+        (imp.gtins[1], "L2", EXPIRY, "T1", "1250")]
+    declaration = submit_declaration(make.uow(imp.caller.user), NewDeclaration(
+        imp.permit_id, imp.location_id, "csv", "a.csv", csv_file(rows, header)))
+    process_declaration(system_uow(make), declaration.id)
+    assert _balance(db_session, imp.location_id, imp.gtins[0].zfill(14), "L1") == (3, 2400)
+    assert _balance(db_session, imp.location_id, imp.gtins[1].zfill(14), "L2") == (1, 1250)
+    assert_stock_in_step(db_session)
+
+
+def test_a_batch_with_two_costs_or_a_cost_that_is_not_a_number_refuses_the_file(client, make, db_session):
+    from pharma.trace.declarations import NewDeclaration, process_declaration, submit_declaration
+    from pharma.trace.models import Declaration
+    from tests.integration.declaration_helpers import EXPIRY, csv_file, importer_with_permit
+
+    imp = importer_with_permit(make, products=1)
+    rows = [(imp.gtins[0], "L1", EXPIRY, "S1", "800"), (imp.gtins[0], "L1", EXPIRY, "S2", "900"),
+            (imp.gtins[0], "L1", EXPIRY, "S3", "12.50")]
+    declaration = submit_declaration(make.uow(imp.caller.user), NewDeclaration(
+        imp.permit_id, imp.location_id, "csv", "a.csv", csv_file(rows, "gtin,batch,expiry,serial,unit_cost")))
+    process_declaration(system_uow(make), declaration.id)
+    db_session.expire_all()
+    stored = db_session.get(Declaration, declaration.id)
+    assert stored.status == "REJECTED"
+    assert sorted((e["line"], e["code"]) for e in stored.errors) == [(3, "BATCH_COST_CONFLICT"), (4, "INVALID_COST")]
+    assert db_session.scalar(select(StockBalance).where(StockBalance.location_id == imp.location_id)) is None
+
+
 @pytest.mark.postgres_only
 def test_two_tills_under_fifo_take_different_layers_never_the_same_twice(client, make, db_session, head, here):
     from pharma.stock import services as svc
