@@ -34,12 +34,12 @@ from pharma.stock.documents import (
     append_lines,
     audit_lines,
     batch_problems,
+    check_new_lines,
     load,
     location,
     pack_facts,
     pack_problems,
     parse_lines,
-    read_balances,
     remove_line,
     require_draft,
 )
@@ -107,20 +107,11 @@ def add_act_lines(uow: UnitOfWork, act_id: int, cmd: AddLines) -> WriteOffAct:
         act = _act(uow, act_id, lock=True)
         authorize(uow.actor, "stock.act.write", act.organisation_id)
         _draft(act)
-        on = {(line.gtin, line.serial) for line in act.lines if line.serial is not None}
-        packs = [p for p in packs if (p.gtin, p.serial) not in on]
-        if len(act.lines) + len(packs) + len(batches) > 2000:
-            raise ValidationFailed({"lines": ["An act holds at most 2000 lines."]})
-        facts = pack_facts(uow, packs)
-        problems = pack_problems(facts, packs, act.location_id)
-        wanted = add_wanted(add_wanted({}, act.lines), batches)
-        new_keys = {(b.gtin, b.batch) for b in batches}
-        held = read_balances(uow, act.location_id, list(new_keys))
-        problems += batch_problems(held, act.location_id, {k: n for k, n in wanted.items() if k in new_keys})
-        if problems:
-            raise LinesRefused(problems)
-        append_lines(act, WriteOffActLine, packs, facts, batches, held)
-        audit_lines(uow, "stock.act.lines", "write_off_act", act, packs, batches)
+        new = check_new_lines(uow, act, packs, batches, "An act")
+        if new.pack_problems or new.batch_problems:
+            raise LinesRefused(new.pack_problems + new.batch_problems)
+        append_lines(act, WriteOffActLine, new.packs, new.facts, batches, new.held)
+        audit_lines(uow, "stock.act.lines", "write_off_act", act, new.packs, batches)
         uow.commit()
     return act
 

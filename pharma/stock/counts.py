@@ -385,10 +385,13 @@ def open_count(uow: UnitOfWork, cmd: OpenCount) -> dict:
 
 
 def _parse(scan: CountScan, index: int, known):
-    from pharma.verify.parser import parse_scan
+    from pharma.verify.parser import ScanRefused, parse_scan
 
     try:
-        parsed = parse_scan(scan.raw, known=known)
+        try:
+            parsed = parse_scan(scan.raw)
+        except ScanRefused:  # the records settle what the data alone cannot; a clean scan asks none
+            parsed = parse_scan(scan.raw, known=known)
     except InvalidIdentifier as exc:
         raise ValidationFailed({f"scans.{index}": [exc.message]}, detail=exc.message) from None
     if parsed.kind == "CASE":

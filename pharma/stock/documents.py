@@ -222,6 +222,36 @@ def require_draft(doc, what: str) -> None:
         raise NotDraft(f"{what} {doc.number} is {doc.status.lower()}.", state=doc.status)
 
 
+MAX_LINES = 2000
+
+
+@dataclass
+class NewLines:
+    """What a draft document is about to take: the packs not on it yet with their facts, the batch
+    rows read, and why any of them cannot be taken (packs' and batches' refusals apart, so that a
+    document adds its own between them)."""
+
+    packs: list[PackLine]
+    facts: dict
+    held: dict
+    pack_problems: list[dict]
+    batch_problems: list[dict]
+
+
+def check_new_lines(uow: UnitOfWork, doc, packs: list[PackLine], batches: list[BatchLine], what: str) -> NewLines:
+    """The shared checks of adding lines to a draft (``what``: "An act", "A return")."""
+    on = {(line.gtin, line.serial) for line in doc.lines if line.serial is not None}
+    packs = [p for p in packs if (p.gtin, p.serial) not in on]
+    if len(doc.lines) + len(packs) + len(batches) > MAX_LINES:
+        raise ValidationFailed({"lines": [f"{what} holds at most {MAX_LINES} lines."]})
+    facts = pack_facts(uow, packs)
+    wanted = add_wanted(add_wanted({}, doc.lines), batches)
+    new_keys = {(b.gtin, b.batch) for b in batches}
+    held = read_balances(uow, doc.location_id, list(new_keys))
+    return NewLines(packs, facts, held, pack_problems(facts, packs, doc.location_id),
+                    batch_problems(held, doc.location_id, {k: n for k, n in wanted.items() if k in new_keys}))
+
+
 def append_lines(doc, line_class, packs: list[PackLine], facts: dict, batches: list[BatchLine], held: dict,
                  pack_extra=lambda fact: {}, batch_extra=lambda row: {}) -> None:
     """Put checked packs and batches on a draft document's lines: a pack is a line of one; a batch

@@ -47,12 +47,12 @@ from pharma.stock.documents import (
     append_lines,
     audit_lines,
     batch_problems,
+    check_new_lines,
     load,
     location,
     pack_facts,
     pack_problems,
     parse_lines,
-    read_balances,
     remove_line,
     require_draft,
 )
@@ -175,12 +175,8 @@ def add_return_lines(uow: UnitOfWork, return_id: int, cmd: AddLines) -> StockRet
         ret = _return(uow, return_id, lock=True)
         authorize(uow.actor, "stock.return.write", ret.organisation_id)
         _draft(ret)
-        on = {(line.gtin, line.serial) for line in ret.lines if line.serial is not None}
-        packs = [p for p in packs if (p.gtin, p.serial) not in on]
-        if len(ret.lines) + len(packs) + len(batches) > 2000:
-            raise ValidationFailed({"lines": ["A return holds at most 2000 lines."]})
-        facts = pack_facts(uow, packs)
-        problems = pack_problems(facts, packs, ret.location_id)
+        new = check_new_lines(uow, ret, packs, batches, "A return")
+        packs, facts, problems = new.packs, new.facts, new.pack_problems
         found = [facts[(p.gtin, p.serial)] for p in packs if (p.gtin, p.serial) in facts]
         came_on = _deliveries(uow, [f.id for f in found], ret.location_id)
         supplier_loc = ret.supplier_location_id
@@ -196,10 +192,8 @@ def add_return_lines(uow: UnitOfWork, return_id: int, cmd: AddLines) -> StockRet
                 problems.append({**where, "code": "OTHER_SUPPLIER",
                                  "detail": f"{f.gtin} / {f.serial}: the pack came from another supplier "
                                            f"({delivery.number})."})
-        wanted = add_wanted(add_wanted({}, ret.lines), batches)
-        new_keys = {(b.gtin, b.batch) for b in batches}
-        held = read_balances(uow, ret.location_id, list(new_keys))
-        problems += batch_problems(held, ret.location_id, {k: n for k, n in wanted.items() if k in new_keys})
+        problems += new.batch_problems
+        held = new.held
         if problems:
             raise LinesRefused(problems)
         if supplier_loc is not None and ret.supplier_location_id is None:

@@ -102,29 +102,37 @@ def _money(text: str, field: str) -> int:
     return int((value * 100).to_integral_value())
 
 
-def _receipt_lines(form) -> tuple[svc.ReceiptLine, ...]:
+def _form_rows(form, fields: tuple[str, ...], build, value_error: str) -> tuple:
+    """The filled rows of a table form (``<field>-<i>``), each built by ``build(raw, i)``; the bad rows
+    are named together. ``value_error``: what a ValueError from ``build`` means to the person."""
     lines, errors = [], {}
     for i in range(RECEIPT_ROWS):
-        raw = {k: form.get(f"{k}-{i}", "").strip() for k in ("gtin", "batch", "expiry", "quantity", "cost")}
+        raw = {k: form.get(f"{k}-{i}", "").strip() for k in fields}
         if not any(raw.values()):
             continue
         row = _("row %(n)s", n=i + 1)
         try:
-            lines.append(svc.ReceiptLine(gtin_of_scan(raw["gtin"]), Batch.parse(raw["batch"]).value,
-                                         date.fromisoformat(raw["expiry"]), int(raw["quantity"]),
-                                         _money(raw["cost"], f"cost-{i}")))
+            line = build(raw, i)
         except InvalidIdentifier as exc:
             errors[row] = [exc.message]
         except ValidationFailed as exc:
             errors[row] = [m for ms in exc.errors.values() for m in ms]
         except ValueError:
-            errors[row] = [_("Give the expiry as a date and the quantity as a whole number.")]
+            errors[row] = [value_error]
         else:
-            if lines[-1].quantity < 1:
+            if line.quantity < 1:
                 errors[row] = [_("The quantity must be at least 1.")]
+            lines.append(line)
     if errors:
         raise ValidationFailed(errors)
     return tuple(lines)
+
+
+def _receipt_lines(form) -> tuple[svc.ReceiptLine, ...]:
+    return _form_rows(form, ("gtin", "batch", "expiry", "quantity", "cost"), lambda raw, i: svc.ReceiptLine(
+        gtin_of_scan(raw["gtin"]), Batch.parse(raw["batch"]).value, date.fromisoformat(raw["expiry"]),
+        int(raw["quantity"]), _money(raw["cost"], f"cost-{i}")),
+        _("Give the expiry as a date and the quantity as a whole number."))
 
 
 @bp.route("/receive", methods=["GET", "POST"])
@@ -239,25 +247,9 @@ def movements():
 def _transfer_lines(form) -> tuple:
     from pharma.stock.transfers import TransferLine
 
-    lines, errors = [], {}
-    for i in range(RECEIPT_ROWS):
-        raw = {k: form.get(f"{k}-{i}", "").strip() for k in ("gtin", "batch", "quantity")}
-        if not any(raw.values()):
-            continue
-        row = _("row %(n)s", n=i + 1)
-        try:
-            quantity = int(raw["quantity"])
-            lines.append(TransferLine(gtin_of_scan(raw["gtin"]), Batch.parse(raw["batch"]).value, quantity))
-        except InvalidIdentifier as exc:
-            errors[row] = [exc.message]
-        except ValueError:
-            errors[row] = [_("Give the quantity as a whole number.")]
-        else:
-            if quantity < 1:
-                errors[row] = [_("The quantity must be at least 1.")]
-    if errors:
-        raise ValidationFailed(errors)
-    return tuple(lines)
+    return _form_rows(form, ("gtin", "batch", "quantity"), lambda raw, i: TransferLine(
+        gtin_of_scan(raw["gtin"]), Batch.parse(raw["batch"]).value, int(raw["quantity"])),
+        _("Give the quantity as a whole number."))
 
 
 @bp.route("/transfer", methods=["GET", "POST"])

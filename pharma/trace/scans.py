@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from pharma.shared.errors import InvalidIdentifier
 from pharma.shared.identifiers import Gtin, Serial, Sscc
 from pharma.shared.text import Text
+from pharma.verify.parser import ScanRefused
 from pharma.verify.parser import parse_scan as read_scan
 
 
@@ -57,6 +58,21 @@ class CommissionedPacks:
                 and r.batch in (None, batches[(r.gtin, r.serial)])]
 
 
+def read_with_records(text: str, known: CommissionedPacks | None):
+    """The parser's reading of a scan; the records (``known``) are asked only when the data alone
+    does not give a pack (a refused or GTIN-only reading), so a clean scan costs no query.
+    Raises ScanRefused (an InvalidIdentifier) with the parser's message."""
+    try:
+        scan = read_scan(text)
+    except ScanRefused:
+        if known is None:
+            raise
+        return read_scan(text, known=known)
+    if known is not None and scan.kind == "GTIN":
+        return read_scan(text, known=known)
+    return scan
+
+
 def parse_scan(line: str, known: CommissionedPacks | None = None) -> ScannedCase | ScannedPack:
     """One line from a keyboard-wedge scanner or typed: what a scanner sends goes through the
     verification parser (pharma.verify.parser: symbology identifiers, GS substitutes, lost
@@ -72,7 +88,7 @@ def parse_scan(line: str, known: CommissionedPacks | None = None) -> ScannedCase
         return ScannedCase(Sscc.parse(text).value)
     if text.startswith("("):
         return _typed(_element_string(text))
-    scan = read_scan(text, known=known)  # raises ScanRefused (an InvalidIdentifier) with the parser's message
+    scan = read_with_records(text, known)
     if scan.kind == "CASE":
         return ScannedCase(scan.sscc)
     if scan.kind == "PACK":

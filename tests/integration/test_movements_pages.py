@@ -164,5 +164,15 @@ def test_a_scan_without_its_group_separator_is_settled_by_the_packs_on_record(cl
         parse_scan(mangled)
     assert "can be read 2 ways" in refused.value.message
     assert parse_scan(mangled, CommissionedPacks(db_session)) == ScannedPack(lot.gtin, "M1017S0")
+
+    class Asked(CommissionedPacks):
+        calls = 0
+
+        def known(self, readings):
+            Asked.calls += 1
+            return super().known(readings)
+
+    clean = f"]d201{lot.gtin}10{lot.batch}\x1d21M1017S0"  # with its GS: the data alone settles it
+    assert parse_scan(clean, Asked(db_session)) == ScannedPack(lot.gtin, "M1017S0") and Asked.calls == 0
     with pytest.raises(InvalidIdentifier):  # no such pack either way: still a rescan
         parse_scan(f"01{lot.gtin}21X1017S0", CommissionedPacks(db_session))
